@@ -1,0 +1,1 @@
+"""The local control API: schema, pure handlers, server and client."""

@@ -1,0 +1,1 @@
+"""The `meshnet` command line and the interactive shell."""

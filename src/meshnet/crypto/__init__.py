@@ -1,0 +1,1 @@
+"""Layer 0: cryptographic primitives over `cryptography`, identities and entropy."""

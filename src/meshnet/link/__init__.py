@@ -1,0 +1,1 @@
+"""Layer 2: one authenticated, encrypted hop to one neighbour (sans-IO)."""

@@ -1,0 +1,1 @@
+"""Layer 3: signed link-state routing and source-routed forwarding (sans-IO)."""

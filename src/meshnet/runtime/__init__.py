@@ -1,0 +1,1 @@
+"""The asyncio driver: sockets, files, the wall clock, and the daemon."""
