@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import NewType
 
-__all__ = ["LinkId", "MessageId", "ServicePort", "SessionId", "StreamId"]
+__all__ = ["LinkId", "MessageId", "ServicePort", "SessionId", "StreamId", "TransportId"]
+
+TransportId = NewType("TransportId", int)
+"""A driver-local handle for one carrier of link frames: a TCP connection, one remote
+address on a shared UDP socket, a serial port, or one end of a simulated link. A link
+may move from one transport to another (roaming, redial) without changing its LinkId."""
 
 LinkId = NewType("LinkId", int)
 """A node-local handle for one link (one neighbour over one medium)."""
