@@ -45,7 +45,7 @@ RANK = {
     "cli": 7,
     "demo": 7,
 }
-SHARED = {"errors", "ids", "version"}
+SHARED = {"errors", "ids", "version", "deadlines"}
 
 
 def _modules() -> list[Path]:
