@@ -89,14 +89,18 @@ class SeededEntropy(_EntropyBase):
         return SeededEntropy(self._key, f"{self._label}/{label}")
 
     def random_bytes(self, n: int) -> bytes:
-        while len(self._pool) < n:
-            block = hashlib.shake_256(self._key + self._counter.to_bytes(8, "big")).digest(
-                self._BLOCK
-            )
-            self._counter += 1
-            self._pool += block
+        if n < 0:
+            raise ValueError("random_bytes needs a count of zero or more")
+        if len(self._pool) < n:
+            blocks = -(-(n - len(self._pool)) // self._BLOCK)
+            self._pool += b"".join(self._next_block() for _ in range(blocks))
         out, self._pool = self._pool[:n], self._pool[n:]
         return out
+
+    def _next_block(self) -> bytes:
+        block = hashlib.shake_256(self._key + self._counter.to_bytes(8, "big")).digest(self._BLOCK)
+        self._counter += 1
+        return block
 
     def __repr__(self) -> str:
         return f"SeededEntropy(label={self._label!r})"
