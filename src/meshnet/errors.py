@@ -12,6 +12,7 @@ so a hostile peer never raises into the node::
     │   ├── KeyFileError            unreadable, corrupt, wrong-kind or too-open key file
     │   ├── UnknownPeerError        a name/prefix that matches no known node
     │   ├── AmbiguousPeerError      a prefix that matches several nodes
+    │   ├── InvalidNodeIdError      text that is not a well-formed node id or id prefix
     │   ├── NonceExhaustedError     a cipher would reuse or wrap its nonce counter
     │   └── StateError              an operation not allowed in the current state
     └── RemoteError                 a peer is at fault; caught at the core boundary
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "HandshakeError",
+    "InvalidNodeIdError",
     "KeyFileError",
     "LocalError",
     "MeshnetError",
@@ -64,6 +66,10 @@ class UnknownPeerError(LocalError):
 
 class AmbiguousPeerError(LocalError):
     """An id prefix matches more than one known node."""
+
+
+class InvalidNodeIdError(LocalError):
+    """Text given as a node id or id prefix is not well-formed base32 of the right size."""
 
 
 class NonceExhaustedError(LocalError):
