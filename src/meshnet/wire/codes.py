@@ -1,0 +1,93 @@
+"""The one table of message-type codes for every layer (ironwood ``wire.go`` style).
+
+Every message MeshNet puts on the wire starts with a one-byte type code, and every code
+lives here, so two layers can never hand out the same number and a reader of a packet
+dump can tell from the first byte which layer it belongs to. The byte space is cut into
+ranges, one per layer's code space (docs/protocol/wire.md §3)::
+
+    0x00         never valid (a zeroed buffer is not a message)
+    0x01-0x0F    link, outer frames   (what a transport carries)          LinkFrame
+    0x10-0x1F    link, inner frames   (plaintext inside a TRANSPORT frame) LinkInner
+    0x20-0x3F    routing              (announcements, routed packets)
+    0x40-0x5F    session              (end-to-end handshake and data)
+    0x60-0x7F    services             (messaging, content, tunnels, IP)
+    0x80-0xFF    reserved for extensions
+
+A layer that starts using its range adds an ``IntEnum`` here and lists it in its
+``CodeSpace`` entry; ``tests/wire/test_codes.py`` checks that every code sits in its
+layer's range and that no two codes are equal.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["CODE_SPACES", "CodeSpace", "LinkFrame", "LinkInner", "code_space_of"]
+
+
+class LinkFrame(enum.IntEnum):
+    """Outer link frames: the first byte of every frame a transport carries (link.md)."""
+
+    HANDSHAKE_INIT = 0x01
+    """Noise XX message 1 (initiator's ephemeral keys)."""
+    HANDSHAKE_RESPONSE = 0x02
+    """Noise XX message 2 (responder's keys, identity record, handshake signature)."""
+    HANDSHAKE_FINISH = 0x03
+    """Noise XX message 3 (initiator's identity record and handshake signature)."""
+    TRANSPORT = 0x04
+    """An AEAD-sealed inner frame under the link's current keys."""
+    FRAGMENT = 0x05
+    """One piece of an outer frame too large for the transport's MTU."""
+
+
+class LinkInner(enum.IntEnum):
+    """Inner link frames: the first plaintext byte of a sealed TRANSPORT frame (link.md)."""
+
+    DATA = 0x10
+    """A payload for the layers above the link."""
+    KEEPALIVE = 0x11
+    """Nothing to send; proves the link is alive."""
+    PROBE = 0x12
+    """A timestamped probe; the neighbour echoes it (RTT and loss samples)."""
+    PROBE_ECHO = 0x13
+    """The answer to a PROBE, carrying its id."""
+    CLOSE = 0x14
+    """The sender is closing the link, with a reason."""
+    REKEY = 0x15
+    """A step of the fresh handshake that replaces the link's keys."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeSpace:
+    """One layer's range of type codes."""
+
+    name: str
+    """Who owns the range, e.g. ``"link outer"``."""
+    low: int
+    """The first code of the range."""
+    high: int
+    """The last code of the range (inclusive)."""
+    codes: type[enum.IntEnum] | None
+    """The enum of codes in use, or ``None`` while the layer has none yet."""
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, int) and self.low <= code <= self.high
+
+
+CODE_SPACES: tuple[CodeSpace, ...] = (
+    CodeSpace(name="link outer", low=0x01, high=0x0F, codes=LinkFrame),
+    CodeSpace(name="link inner", low=0x10, high=0x1F, codes=LinkInner),
+    CodeSpace(name="routing", low=0x20, high=0x3F, codes=None),
+    CodeSpace(name="session", low=0x40, high=0x5F, codes=None),
+    CodeSpace(name="services", low=0x60, high=0x7F, codes=None),
+)
+"""Every layer's range, in byte order; 0x00 and 0x80-0xFF belong to nobody."""
+
+
+def code_space_of(code: int) -> CodeSpace | None:
+    """The range ``code`` falls in, or ``None`` for 0x00 and the reserved 0x80-0xFF."""
+    for space in CODE_SPACES:
+        if code in space:
+            return space
+    return None
