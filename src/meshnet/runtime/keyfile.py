@@ -1,0 +1,175 @@
+"""Identity key files on disk: atomic 0600 writes, careful reads, default locations.
+
+The file's contents are ``Identity.to_bytes()`` (docs/protocol/identity.md §4). This
+module adds what only the runtime may do: touch the filesystem.
+
+* ``save_identity`` writes a temporary file created with mode 0600 in the target's
+  directory, fsyncs it, then renames it over the target (``os.replace``), so a crash
+  leaves either the old file or the new one, never a torn one. Missing parent
+  directories are created with mode 0700.
+* ``load_identity`` refuses, with a ``KeyFileError`` naming the file and the problem, a
+  missing file, a directory, a file other users may read or write (``chmod 600``), an
+  oversized file, and anything ``Identity.from_bytes`` refuses (truncated, corrupted,
+  foreign format, other kind). Messages never contain key bytes.
+* ``default_state_dir``/``default_identity_path`` give the per-platform location:
+  ``$MESHNET_HOME``, else ``$XDG_DATA_HOME/meshnet`` or ``~/.local/share/meshnet``
+  (Linux and other Unix), ``~/Library/Application Support/meshnet`` (macOS),
+  ``%LOCALAPPDATA%\\meshnet`` (Windows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from meshnet.crypto.identity import KEY_FILE_SIZE, Identity
+from meshnet.errors import KeyFileError
+
+__all__ = [
+    "IDENTITY_FILE_NAME",
+    "default_identity_path",
+    "default_state_dir",
+    "load_identity",
+    "save_identity",
+]
+
+IDENTITY_FILE_NAME = "identity.key"
+_MAX_READ = 64 * 1024  # far above KEY_FILE_SIZE; stops us reading a huge wrong file
+_POSIX = os.name == "posix"
+
+
+def default_state_dir(
+    environ: Mapping[str, str] | None = None, platform: str | None = None
+) -> Path:
+    """The directory MeshNet keeps its state in (identity, config, database, cache).
+
+    Args:
+        environ: the environment to consult (default ``os.environ``).
+        platform: a ``sys.platform`` value (default: this machine's).
+    """
+    env = os.environ if environ is None else environ
+    plat = sys.platform if platform is None else platform
+    if env.get("MESHNET_HOME"):
+        return Path(env["MESHNET_HOME"]).expanduser()
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    if plat == "darwin":
+        return home / "Library" / "Application Support" / "meshnet"
+    if plat == "win32":
+        local = env.get("LOCALAPPDATA")
+        return (Path(local) if local else home / "AppData" / "Local") / "meshnet"
+    xdg = env.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore relative paths
+        return Path(xdg) / "meshnet"
+    return home / ".local" / "share" / "meshnet"
+
+
+def default_identity_path(
+    environ: Mapping[str, str] | None = None, platform: str | None = None
+) -> Path:
+    """Where the node's identity key file lives by default (``<state dir>/identity.key``)."""
+    return default_state_dir(environ, platform) / IDENTITY_FILE_NAME
+
+
+def save_identity(
+    path: str | os.PathLike[str], identity: Identity, *, overwrite: bool = False
+) -> None:
+    """Write ``identity``'s key file to ``path`` atomically, readable by its owner only.
+
+    Args:
+        path: the key file to write.
+        identity: the identity to store.
+        overwrite: replace an existing file; without it an existing file is an error.
+
+    Raises:
+        KeyFileError: the file exists (and ``overwrite`` is false), or it cannot be
+            written; the message names the file.
+    """
+    target = Path(path)
+    if not overwrite and (target.exists() or target.is_symlink()):
+        raise KeyFileError(f"{target}: already exists; refusing to replace an identity")
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise KeyFileError(f"{target}: cannot create the key file ({_reason(exc)})") from None
+    try:
+        try:
+            if _POSIX:
+                os.fchmod(fd, 0o600)
+            data = identity.to_bytes()
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp_name, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise KeyFileError(f"{target}: cannot write the key file ({_reason(exc)})") from None
+    _sync_directory(target.parent)
+
+
+def load_identity(path: str | os.PathLike[str]) -> Identity:
+    """Read an identity key file written by ``save_identity``.
+
+    Raises:
+        KeyFileError: the message names the file and what is wrong: missing, not a
+            regular file, open to group/others (with the ``chmod 600`` to run),
+            unreadable, too large, truncated, corrupted, or not a MeshNet identity.
+    """
+    target = Path(path)
+    try:
+        info = target.stat()
+    except FileNotFoundError:
+        raise KeyFileError(f"{target}: no such key file") from None
+    except OSError as exc:
+        raise KeyFileError(f"{target}: cannot read the key file ({_reason(exc)})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise KeyFileError(f"{target}: not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if _POSIX and mode & 0o077:
+        raise KeyFileError(
+            f"{target}: key file is accessible to other users (mode {mode:03o}); "
+            f"run: chmod 600 {target}"
+        )
+    if info.st_size > _MAX_READ:
+        raise KeyFileError(
+            f"{target}: too large to be a key file ({info.st_size} bytes; "
+            f"an identity key file is {KEY_FILE_SIZE})"
+        )
+    try:
+        with target.open("rb") as handle:
+            data = handle.read(_MAX_READ + 1)
+    except OSError as exc:
+        raise KeyFileError(f"{target}: cannot read the key file ({_reason(exc)})") from None
+    try:
+        return Identity.from_bytes(data)
+    except KeyFileError as exc:
+        raise KeyFileError(f"{target}: {exc}") from None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); best effort where directories cannot be opened."""
+    if not _POSIX:
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
