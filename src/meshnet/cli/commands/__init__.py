@@ -4,4 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-COMMAND_GROUPS: list[ModuleType] = []
+from meshnet.cli.commands import identity
+
+__all__ = ["COMMAND_GROUPS"]
+
+COMMAND_GROUPS: list[ModuleType] = [identity]
