@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import pickle
 
 import pytest
@@ -250,3 +251,23 @@ def test_constructor_checks_inputs() -> None:
         Identity(signing_seed=bytes(32), static_private=bytes(33), created=0)
     with pytest.raises(ValueError):
         Identity(signing_seed=bytes(32), static_private=bytes(32), created=2**64)
+
+
+def test_record_matches_the_documented_layout_from_known_keys() -> None:
+    # docs/protocol/identity.md §2, built from RFC 8032 / RFC 7748 test keys and checked
+    # with `cryptography` directly, not through our wrappers.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+    ed_public = bytes.fromhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+    x_private = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+    x_public = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    identity = Identity(signing_seed=seed, static_private=x_private, created=0x01020304)
+    encoded = identity.record.encode()
+    assert encoded[:73] == b"\x01" + ed_public + x_public + bytes.fromhex("0000000001020304")
+    signed = b"meshnet identity record v1\x00" + ed_public + x_public + encoded[65:73]
+    Ed25519PublicKey.from_public_bytes(ed_public).verify(encoded[73:], signed)
+    key_file = identity.to_bytes()
+    assert key_file[:18] == b"meshnet\x00\x01\x01" + bytes.fromhex("0000000001020304")
+    assert key_file[18:82] == seed + x_private
+    assert key_file[82:] == hashlib.sha256(b"meshnet key file v1\x00" + key_file[:82]).digest()

@@ -92,6 +92,14 @@ def test_mesh_address_is_fd_plus_domain_separated_sha256() -> None:
     assert address.is_private
 
 
+def test_documented_test_vector() -> None:
+    # docs/protocol/identity.md §3
+    node = NodeId(bytes(range(32)))
+    assert str(node) == "aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dypq"
+    assert node.short() == "aaaqeaye"
+    assert str(node.mesh_address) == "fd8d:6e72:b638:a004:2c83:9375:1ea1:cf10"
+
+
 @given(raw_ids, raw_ids)
 def test_mesh_addresses_differ_for_different_ids(a: bytes, b: bytes) -> None:
     if a != b:
