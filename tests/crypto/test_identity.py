@@ -190,6 +190,7 @@ def test_key_bytes_corruption_is_detected(position: int, flip: int) -> None:
         (b"node_id = 'abc'\nport = 4000\n", "text file"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "unknown format"),
         (b"\x00\x01\x02\xff" * 40, "unknown format"),
+        (b"\x01\x02\x03binary\x00", "unknown format"),
     ],
 )
 def test_foreign_files_are_named(data: bytes, reason: str) -> None:
@@ -271,3 +272,21 @@ def test_record_matches_the_documented_layout_from_known_keys() -> None:
     assert key_file[:18] == b"meshnet\x00\x01\x01" + bytes.fromhex("0000000001020304")
     assert key_file[18:82] == seed + x_private
     assert key_file[82:] == hashlib.sha256(b"meshnet key file v1\x00" + key_file[:82]).digest()
+
+
+@given(st.binary(max_size=2 * IDENTITY_RECORD_SIZE))
+def test_record_decode_of_arbitrary_bytes_only_raises_decode_error(data: bytes) -> None:
+    try:
+        record = IdentityRecord.decode(data)
+    except DecodeError:
+        return
+    assert record.encode() == data
+    with pytest.raises(AuthenticationError):
+        record.verify(SignatureVerifier(capacity=0))
+
+
+@settings(max_examples=50)
+@given(st.binary(max_size=3 * KEY_FILE_SIZE))
+def test_key_bytes_from_arbitrary_data_only_raise_key_file_error(data: bytes) -> None:
+    with pytest.raises(KeyFileError):
+        Identity.from_bytes(data)

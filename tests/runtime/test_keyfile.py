@@ -91,6 +91,31 @@ def test_save_into_an_unwritable_place_names_the_file(tmp_path: Path, identity: 
     assert str(blocker / "identity.key") in str(info.value)
 
 
+def test_failed_write_leaves_no_temp_file_and_keeps_the_old_one(
+    tmp_path: Path, identity: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "identity.key"
+    save_identity(path, identity)
+    before = path.read_bytes()
+
+    def refuse(src: str, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    other = Identity.generate(SeededEntropy(7), created=0)
+    with pytest.raises(KeyFileError, match="cannot write the key file") as info:
+        save_identity(path, other, overwrite=True)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["identity.key"]
+
+
+def test_path_through_a_file_is_unreadable(tmp_path: Path, identity: Identity) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    assert "cannot read the key file" in _load_error(blocker / "identity.key", identity)
+
+
 def test_missing_file(tmp_path: Path, identity: Identity) -> None:
     assert "no such key file" in _load_error(tmp_path / "nope.key", identity)
 

@@ -26,6 +26,15 @@ def test_encode_frame_prefixes_a_big_endian_length() -> None:
     assert encode_frame(bytes(258))[:4] == b"\x00\x00\x01\x02"
 
 
+def test_encode_frame_refuses_what_four_bytes_cannot_state() -> None:
+    class Huge(bytes):
+        def __len__(self) -> int:
+            return MAX_FRAME_SIZE + 1
+
+    with pytest.raises(ValueError, match="too long"):
+        encode_frame(Huge())
+
+
 @given(payloads, st.lists(st.integers(min_value=0), max_size=40))
 def test_any_chunking_reassembles_the_frames_exactly(frames: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(encode_frame(p) for p in frames)
@@ -109,3 +118,20 @@ def test_large_frames_in_small_chunks_keep_memory_bounded() -> None:
         out.extend(deframer.feed(stream[i : i + 1000]))
         assert deframer.buffered <= len(payload) + 4
     assert out == [payload] * 3
+
+
+@given(st.lists(st.binary(max_size=64), max_size=10), st.integers(0, 100))
+def test_arbitrary_stream_bytes_give_frames_or_decode_error(
+    chunks: list[bytes], max_frame: int
+) -> None:
+    deframer = StreamDeframer(max_frame=max_frame)
+    frames: list[bytes] = []
+    try:
+        for chunk in chunks:
+            frames.extend(deframer.feed(chunk))
+    except DecodeError:
+        return
+    consumed = sum(4 + len(f) for f in frames)
+    assert consumed + deframer.buffered == sum(len(c) for c in chunks)
+    assert all(len(f) <= max_frame for f in frames)
+    assert deframer.buffered <= max_frame + 4
