@@ -3,7 +3,7 @@
 Every message MeshNet puts on the wire starts with a one-byte type code, and every code
 lives here, so two layers can never hand out the same number and a reader of a packet
 dump can tell from the first byte which layer it belongs to. The byte space is cut into
-ranges, one per layer's code space (docs/protocol/wire.md §3)::
+ranges, one per layer's code space (frame layouts: docs/protocol/link.md)::
 
     0x00         never valid (a zeroed buffer is not a message)
     0x01-0x0F    link, outer frames   (what a transport carries)          LinkFrame

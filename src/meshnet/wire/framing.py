@@ -1,7 +1,7 @@
 """Length-prefixed frames over byte streams (TCP): ``encode_frame`` and ``StreamDeframer``.
 
 A stream transport carries link frames as records: a 4-byte big-endian length, then
-that many bytes (docs/protocol/wire.md). Datagram transports need none of this: one
+that many bytes (DESIGN.md §3, Links). Datagram transports need none of this: one
 datagram is one frame. The runtime deframes *before* handing bytes to a core, so cores
 only ever see whole frames (STYLE.md Part B §2).
 
