@@ -1,0 +1,153 @@
+"""``TransportCipher``: one direction of a Noise transport phase, built for speed.
+
+After ``Split()`` each direction of a link or session gets a ``TransportCipher``: the
+spec's ``CipherState`` with the counter made explicit, because datagrams arrive out of
+order (spec §11.4: the sender sends ``n`` beside the message and the receiver
+decrypts with that ``n``, keeping a replay window, ``noise/replay.py``).
+
+Per message the work is one AEAD call on one ``cryptography`` object kept for the
+key, one ``struct`` pack for the nonce and two integer checks. The nonce is the
+cipher's own encoding (ChaChaPoly: 4 zero bytes + little-endian counter; AESGCM: 4 zero
+bytes + big-endian counter), so a ``TransportCipher`` is byte-for-byte a ``CipherState``.
+
+Rules:
+
+* ``encrypt`` uses ``next_counter`` and increments it; it refuses the reserved value
+  2^64-1 (§5.1) with ``NonceExhaustedError``, so a counter never repeats or wraps.
+* ``decrypt`` takes the counter from the wire; a bad tag, or a counter no sender could
+  have used (negative, or 2^64-1 and above), raises ``AuthenticationError``.
+* ``rekey`` is §4.2 REKEY (counter unchanged, §11.3); ``clear`` drops the key for good
+  (after rotation), after which every call raises ``StateError``.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidTag
+
+from meshnet.errors import AuthenticationError, NonceExhaustedError, StateError
+from meshnet.noise.functions import AEAD, CIPHER_FUNCTIONS, MAX_NONCE, CipherFunctions, Data
+from meshnet.noise.symmetric import CipherState
+
+__all__ = ["TransportCipher"]
+
+
+class TransportCipher:
+    """Encrypts or decrypts one direction of transport messages with explicit counters.
+
+    Args:
+        cipher: the cipher functions, or their name (``"ChaChaPoly"``, ``"AESGCM"``).
+        key: the 32-byte key from ``Split()``. Secret.
+        counter: the first counter ``encrypt`` uses.
+
+    Raises:
+        ValueError: the key is not 32 bytes or the counter is out of range.
+    """
+
+    __slots__ = ("_aead", "_cipher", "_key", "_nonce", "_sent")
+
+    def __init__(self, cipher: CipherFunctions | str, key: bytes, *, counter: int = 0) -> None:
+        self._cipher = CIPHER_FUNCTIONS[cipher] if isinstance(cipher, str) else cipher
+        if not 0 <= counter <= MAX_NONCE:
+            raise ValueError("a counter is an unsigned 64-bit integer")
+        self._key: bytes | None = key
+        self._aead: AEAD | None = self._cipher.aead(key)
+        self._nonce = self._cipher.nonce
+        self._sent = counter
+
+    @classmethod
+    def from_cipher_state(cls, state: CipherState) -> TransportCipher:
+        """The transport cipher continuing a ``CipherState`` (same key, same ``n``).
+
+        Raises:
+            StateError: the cipher state has no key.
+        """
+        if state.k is None:
+            raise StateError("a CipherState without a key cannot carry transport messages")
+        return cls(state.cipher, state.k, counter=state.n)
+
+    @property
+    def cipher_name(self) -> str:
+        """The cipher's protocol-name section, e.g. ``"ChaChaPoly"``."""
+        return self._cipher.name
+
+    @property
+    def next_counter(self) -> int:
+        """The counter the next ``encrypt`` will use."""
+        return self._sent
+
+    @property
+    def cleared(self) -> bool:
+        """True once ``clear()`` dropped the key."""
+        return self._aead is None
+
+    def encrypt(self, plaintext: Data, ad: bytes = b"") -> tuple[int, bytes]:
+        """Seal ``plaintext`` under the next counter.
+
+        Args:
+            plaintext: the message.
+            ad: associated data (e.g. the frame header) authenticated but not encrypted.
+
+        Returns:
+            ``(counter, ciphertext)``: the counter used (send it with the frame) and the
+            ciphertext with its 16-byte tag.
+
+        Raises:
+            NonceExhaustedError: the counter reached 2^64-1; a new handshake is needed.
+            StateError: the key was cleared.
+        """
+        aead = self._aead
+        if aead is None:
+            raise StateError("this transport cipher's key was cleared")
+        counter = self._sent
+        if counter >= MAX_NONCE:
+            raise NonceExhaustedError("transport counter exhausted; a new handshake is needed")
+        ciphertext = aead.encrypt(self._nonce(counter), plaintext, ad)
+        self._sent = counter + 1
+        return counter, ciphertext
+
+    def decrypt(self, counter: int, ciphertext: Data, ad: bytes = b"") -> bytes:
+        """Open a message sealed under ``counter``.
+
+        Check the counter against a ``ReplayWindow`` (datagrams) or the expected next
+        counter (streams) first: this method does not track what it has seen.
+
+        Raises:
+            AuthenticationError: the tag does not verify, or ``counter`` is outside
+                ``[0, 2^64-2]``.
+            StateError: the key was cleared.
+        """
+        aead = self._aead
+        if aead is None:
+            raise StateError("this transport cipher's key was cleared")
+        if not 0 <= counter < MAX_NONCE:
+            raise AuthenticationError(f"counter {counter} cannot have been used by a sender")
+        try:
+            return aead.decrypt(self._nonce(counter), ciphertext, ad)
+        except InvalidTag:
+            raise AuthenticationError("transport message failed authentication") from None
+
+    def rekey(self) -> None:
+        """Rekey(): replace the key with REKEY(key) (§4.2); the counter carries on.
+
+        Both directions' owners must rekey at the same message boundary.
+
+        Raises:
+            StateError: the key was cleared.
+        """
+        if self._key is None:
+            raise StateError("this transport cipher's key was cleared")
+        self._key = self._cipher.rekey(self._key)
+        self._aead = self._cipher.aead(self._key)
+
+    def clear(self) -> None:
+        """Drop the key and the AEAD object; every later call raises ``StateError``.
+
+        Python cannot overwrite immutable ``bytes`` in place: this removes this
+        object's references so the key is freed with its last one. Idempotent.
+        """
+        self._key = None
+        self._aead = None
+
+    def __repr__(self) -> str:
+        state = "cleared" if self._aead is None else f"next_counter={self._sent}"
+        return f"TransportCipher({self._cipher.name}, {state})"
