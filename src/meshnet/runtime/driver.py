@@ -1,0 +1,547 @@
+"""``NodeDriver``: gives a sans-IO ``Node`` real sockets, the event loop's clock and timers.
+
+Theory of operation
+-------------------
+The driver owns every socket (TCP listeners and connections, UDP sockets) and knows
+them as *carriers*, each with a ``TransportId``. After every input to the node (a
+carrier opened or closed, a dial failed, frames read, the timer fired, an application
+command) it *pumps* once, in this order (aioquic's ``transmit()``):
+
+1. send ``node.datagrams_to_send(now)`` on their carriers (frames for one carrier in
+   one write);
+2. carry out ``node.transport_commands()``: ``Dial`` opens an outbound carrier in a task
+   (its result is the next input); ``CloseTransport`` closes a carrier after flushing;
+3. drain ``node.next_event()`` into the ``EventHub`` (subscribers' bounded queues);
+4. re-arm the ONE ``loop.call_at`` timer at ``node.get_timer()``.
+
+Inputs that arrive while a pump runs (a UDP carrier closed by a command) make it go
+round again instead of recursing. All frames from one TCP read are fed before one pump.
+
+Flow control. Writing: each carrier has a high-water mark; ``await send()`` (or
+``wait_writable``) waits until the peer's carrier is below it, so a slow reader slows
+the application; past the hard cap a TCP peer is cut off and UDP datagrams are
+dropped, both counted. Reading: a subscriber that falls ``limit`` events behind pauses
+reading from every socket until it catches up (``subscriptions.py``).
+
+Time is ``loop.time()`` (monotonic), never wall-clock time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import ipaddress
+import socket
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from meshnet.crypto.identity import NodeId
+from meshnet.errors import ConfigError, StateError
+from meshnet.ids import TransportId
+from meshnet.link.messages import CloseReason
+from meshnet.node.commands import Dial, TransportCommand
+from meshnet.node.events import NodeEvent
+from meshnet.node.node import Node
+from meshnet.runtime.endpoints import Endpoint, Scheme, format_address, parse_endpoint
+from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
+from meshnet.runtime.tcp import TcpAdmission, TcpConnection
+from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
+from meshnet.runtime.udp import UdpSocket
+
+__all__ = ["NodeDriver"]
+
+_MAX_PUMP_ROUNDS = 16
+_FRAME_SLACK = 4096  # link headers, the AEAD tag and handshake framing around a payload
+
+
+class _State(enum.Enum):
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class NodeDriver:
+    """Runs one ``Node`` on the asyncio event loop: TCP and UDP links, timers, events.
+
+    Args:
+        node: the node to drive (the driver is its only IO provider from now on).
+        config: the driver's own limits.
+    """
+
+    def __init__(self, node: Node, *, config: RuntimeConfig | None = None) -> None:
+        self.node = node
+        self._config = config or RuntimeConfig()
+        self._max_frame = self._config.max_frame or node.config.link.max_payload + _FRAME_SLACK
+        self._state = _State.NEW
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._carriers: dict[TransportId, Carrier] = {}
+        self._tcp: dict[TransportId, TcpConnection] = {}
+        self._by_endpoint: dict[str, TransportId] = {}
+        self._endpoint_of: dict[TransportId, str] = {}
+        self._udp: list[UdpSocket] = []
+        self._udp_dialers: dict[int, UdpSocket] = {}
+        self._servers: list[asyncio.Server] = []
+        self._listening: list[str] = []
+        self._admission = TcpAdmission(self._config)
+        self._hub = EventHub(self._on_backlog)
+        self._dials: set[asyncio.Task[None]] = set()
+        self._counters: Counter[str] = Counter()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._housekeeping: asyncio.TimerHandle | None = None
+        self._tcp_gone = asyncio.Event()
+        self._next_transport = 1
+        self._last_now = 0.0
+        self._pumping = False
+        self._again = False
+        self._reading = True
+
+    # -- CarrierHost -----------------------------------------------------------------
+
+    @property
+    def config(self) -> RuntimeConfig:
+        return self._config
+
+    @property
+    def max_frame(self) -> int:
+        return self._max_frame
+
+    @property
+    def reading(self) -> bool:
+        return self._reading
+
+    def now(self) -> float:
+        """The event loop's monotonic clock, never going backwards."""
+        assert self._loop is not None, "the driver is not started"
+        now = self._loop.time()
+        if now < self._last_now:
+            return self._last_now
+        self._last_now = now
+        return now
+
+    def count(self, reason: str) -> None:
+        self._counters[reason] += 1
+
+    def carrier_opened(
+        self, carrier: Carrier, *, outbound: bool, endpoint: str, mtu: int, dial: int | None
+    ) -> TransportId:
+        tid = TransportId(self._next_transport)
+        self._next_transport += 1
+        carrier.transport_id = tid
+        self._carriers[tid] = carrier
+        if isinstance(carrier, TcpConnection):
+            self._tcp[tid] = carrier
+            self._tcp_gone.clear()
+        self._by_endpoint[endpoint] = tid
+        self._endpoint_of[tid] = endpoint
+        self.node.transport_opened(
+            tid,
+            self.now(),
+            outbound=outbound,
+            endpoint=endpoint,
+            datagram=carrier.datagram,
+            mtu=mtu,
+            dial=dial,
+        )
+        self._pump()
+        return tid
+
+    def frames_received(self, transport: TransportId, frames: list[bytes]) -> None:
+        node, now = self.node, self.now()
+        for frame in frames:
+            node.receive_datagram(transport, frame, now)
+        self._pump()
+
+    def carrier_closed(self, transport: TransportId) -> None:
+        if self._carriers.pop(transport, None) is None:
+            return
+        if self._tcp.pop(transport, None) is not None and not self._tcp:
+            self._tcp_gone.set()
+        endpoint = self._endpoint_of.pop(transport, "")
+        if self._by_endpoint.get(endpoint) == transport:
+            del self._by_endpoint[endpoint]
+        self.node.transport_closed(transport, self.now())
+        self._pump()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self, listen: Sequence[str] = ()) -> None:
+        """Listen on ``listen`` (``tcp:HOST:PORT``/``udp:HOST:PORT``; port 0 picks one).
+
+        Raises:
+            StateError: the driver was started before.
+            ConfigError: an endpoint is malformed.
+            OSError: a socket could not be bound (nothing stays open then).
+        """
+        if self._state is not _State.NEW:
+            raise StateError("a driver starts once")
+        endpoints = [parse_endpoint(text) for text in listen]
+        self._loop = asyncio.get_running_loop()
+        self._state = _State.RUNNING
+        try:
+            for endpoint in endpoints:
+                if endpoint.scheme is Scheme.TCP:
+                    await self._listen_tcp(endpoint)
+                else:
+                    await self._listen_udp(endpoint)
+        except BaseException:
+            await self.stop()
+            raise
+        self._housekeeping = self._loop.call_later(
+            self._config.housekeeping_interval, self._housekeep
+        )
+        self._pump()
+
+    async def _listen_tcp(self, endpoint: Endpoint) -> None:
+        assert self._loop is not None
+        try:
+            server = await self._loop.create_server(
+                lambda: TcpConnection(self, self._admission, outbound=False),
+                endpoint.host,
+                endpoint.port,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {endpoint}: {exc.strerror}") from exc
+        self._servers.append(server)
+        for sock in server.sockets:
+            name = sock.getsockname()
+            self._listening.append(format_address(Scheme.TCP, name[0], name[1]))
+
+    async def _listen_udp(self, endpoint: Endpoint) -> None:
+        assert self._loop is not None
+        try:
+            _, sock = await self._loop.create_datagram_endpoint(
+                lambda: UdpSocket(self), local_addr=(endpoint.host, endpoint.port)
+            )
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {endpoint}: {exc.strerror}") from exc
+        self._udp.append(sock)
+        self._listening.append(sock.local_endpoint)
+
+    async def stop(self) -> None:
+        """Say goodbye on every link, flush, and close everything the driver opened."""
+        if self._state in (_State.STOPPING, _State.STOPPED):
+            return
+        self._state = _State.STOPPING
+        if self._loop is not None:
+            now = self.now()
+            for link in self.node.status(now).links.links:
+                self.node.links.close(link.link, now, CloseReason.SHUTDOWN)
+            self._pump()
+        for server in self._servers:
+            server.close()
+        for task in list(self._dials):
+            task.cancel()
+        await asyncio.gather(*self._dials, return_exceptions=True)
+        await self._close_connections()
+        for sock in [*self._udp, *self._udp_dialers.values()]:
+            sock.close()
+            await asyncio.wait([sock.closed], timeout=self._config.stop_timeout)
+        for server in self._servers:
+            await server.wait_closed()
+        for handle in (self._timer, self._housekeeping):
+            if handle is not None:
+                handle.cancel()
+        self._timer = self._housekeeping = None
+        self._hub.close()
+        self._state = _State.STOPPED
+
+    async def _close_connections(self) -> None:
+        for conn in list(self._tcp.values()):
+            conn.close()
+        if self._tcp:
+            try:
+                await asyncio.wait_for(self._tcp_gone.wait(), self._config.stop_timeout)
+            except TimeoutError:
+                for conn in list(self._tcp.values()):
+                    conn.abort()
+                await asyncio.wait_for(self._tcp_gone.wait(), self._config.stop_timeout)
+
+    @property
+    def listening(self) -> tuple[str, ...]:
+        """The endpoints listened on, with the ports actually bound."""
+        return tuple(self._listening)
+
+    def _require_running(self) -> None:
+        if self._state is not _State.RUNNING:
+            raise StateError(f"the driver is {self._state.value}, not running")
+
+    # -- application commands --------------------------------------------------------
+
+    def connect(self, endpoint: str, *, expected_peer: NodeId | None = None) -> str:
+        """Keep a link to ``endpoint`` (redialled with backoff forever); dial it now.
+
+        Args:
+            endpoint: ``tcp:HOST:PORT`` or ``udp:HOST:PORT``.
+            expected_peer: the NodeId the endpoint must prove; None trusts the first
+                identity it shows (``PeerConnected(first_contact=True)``).
+
+        Returns:
+            The endpoint in its canonical spelling (how status and events name it).
+
+        Raises:
+            ConfigError: the endpoint is malformed.
+            StateError: the driver is not running.
+        """
+        self._require_running()
+        canonical = str(parse_endpoint(endpoint))
+        self.node.connect(canonical, self.now(), expected_peer=expected_peer)
+        self._pump()
+        return canonical
+
+    def disconnect(self, endpoint: str) -> None:
+        """Stop keeping a link to ``endpoint`` and close it with a goodbye.
+
+        Raises:
+            ConfigError: the endpoint is malformed.
+            UnknownPeerError: no such endpoint is configured.
+        """
+        self._require_running()
+        self.node.disconnect(str(parse_endpoint(endpoint)), self.now())
+        self._pump()
+
+    def send_to_neighbour(self, peer: NodeId, payload: bytes) -> None:
+        """Send ``payload`` on the link to ``peer`` now, without waiting for room.
+
+        Prefer ``await send(...)`` for bulk data: this one never waits, so a TCP peer
+        that does not read is cut off once its buffer passes the hard cap.
+
+        Raises:
+            StateError: there is no link to ``peer`` (or the driver is not running).
+            LocalError: the payload is over the link's size limit.
+        """
+        self._require_running()
+        self.node.send_to_neighbour(peer, payload, self.now())
+        self._pump()
+
+    async def send(self, peer: NodeId, payload: bytes) -> None:
+        """Wait until the link to ``peer`` has room, then send ``payload`` on it.
+
+        Raises:
+            StateError: there is no link to ``peer`` (before or after waiting).
+            LocalError: the payload is over the link's size limit.
+        """
+        await self.wait_writable(peer)
+        self.send_to_neighbour(peer, payload)
+
+    async def wait_writable(self, peer: NodeId) -> None:
+        """Return when the transport of the link to ``peer`` is below its high-water mark.
+
+        Raises:
+            StateError: there is no link to ``peer``.
+        """
+        await self._carrier_for(peer).wait_writable()
+
+    def _carrier_for(self, peer: NodeId) -> Carrier:
+        self._require_running()
+        link = self.node.link_to(peer)
+        conn = self.node.links.connection(link) if link is not None else None
+        tid = self._by_endpoint.get(conn.endpoint) if conn is not None else None
+        carrier = self._carriers.get(tid) if tid is not None else None
+        if carrier is None:
+            raise StateError(f"no link to {peer.short()}")
+        return carrier
+
+    def subscribe(
+        self,
+        *,
+        kinds: Iterable[type[NodeEvent]] | None = None,
+        limit: int = 1024,
+        overflow: Overflow = Overflow.PAUSE,
+    ) -> Subscription:
+        """A queue of the node's events from now on (all kinds, or only ``kinds``).
+
+        Args:
+            kinds: event classes to receive; None for every event.
+            limit: queue size; what happens past it is ``overflow``.
+            overflow: PAUSE holds reading back (lossless); DROP drops and counts.
+        """
+        return self._hub.subscribe(kinds=kinds, limit=limit, overflow=overflow)
+
+    def status(self) -> RuntimeStatus:
+        """A snapshot of the node and of the driver's sockets and counters."""
+        now = self.now() if self._loop is not None else 0.0
+        buffered = sum(c.buffered() for c in self._tcp.values())
+        buffered += sum(s.buffered() for s in [*self._udp, *self._udp_dialers.values()])
+        return RuntimeStatus(
+            node=self.node.status(now),
+            listening=tuple(self._listening),
+            tcp_connections=len(self._tcp),
+            udp_peers=sum(s.peer_count for s in [*self._udp, *self._udp_dialers.values()]),
+            dials_in_progress=len(self._dials),
+            buffered_bytes=buffered,
+            reading_paused=not self._reading,
+            counters=tuple(sorted(self._counters.items())),
+        )
+
+    # -- the pump --------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        if self._pumping:
+            self._again = True
+            return
+        self._pumping = True
+        node = self.node
+        try:
+            for _ in range(_MAX_PUMP_ROUNDS):
+                self._again = False
+                out = node.datagrams_to_send(self.now())
+                if out:
+                    self._flush(out)
+                for command in node.transport_commands():
+                    self._carry_out(command)
+                publish = self._hub.publish
+                while (event := node.next_event()) is not None:
+                    publish(event)
+                if not self._again:
+                    break
+        finally:
+            self._pumping = False
+        if self._state is _State.RUNNING:
+            self._arm_timer()
+
+    def _flush(self, out: list[tuple[TransportId, bytes]]) -> None:
+        carriers = self._carriers
+        if len(out) == 1:
+            tid, frame = out[0]
+            carrier = carriers.get(tid)
+            if carrier is None:
+                self.count("send_no_transport")
+            else:
+                carrier.send([frame])
+            return
+        batches: dict[TransportId, list[bytes]] = {}
+        for tid, frame in out:
+            batches.setdefault(tid, []).append(frame)
+        for tid, frames in batches.items():
+            carrier = carriers.get(tid)
+            if carrier is None:
+                self._counters["send_no_transport"] += len(frames)
+            else:
+                carrier.send(frames)
+
+    def _carry_out(self, command: TransportCommand) -> None:
+        if isinstance(command, Dial):
+            if self._state is _State.RUNNING:
+                assert self._loop is not None
+                task = self._loop.create_task(self._open_dial(command))
+                self._dials.add(task)
+                task.add_done_callback(self._dials.discard)
+            return
+        carrier = self._carriers.get(command.transport)
+        if carrier is not None:
+            carrier.close()
+
+    def _arm_timer(self) -> None:
+        deadline = self.node.get_timer()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        assert self._loop is not None
+        self._timer = self._loop.call_at(deadline, self._fire) if deadline is not None else None
+
+    def _fire(self) -> None:
+        deadline = self._timer_at
+        self._timer = self._timer_at = None
+        now = self.now()
+        if deadline is not None and now < deadline:  # the loop fires within its resolution
+            now = self._last_now = deadline
+        self.node.handle_timer(now)
+        self._pump()
+
+    def _housekeep(self) -> None:
+        config, now = self._config, self.now()
+        for conn in list(self._tcp.values()):
+            silent = now - conn.last_received
+            if not conn.outbound and conn.frames_received == 0:
+                if silent >= config.first_frame_timeout:
+                    self.count("tcp_first_frame_timeout")
+                    conn.abort()
+            elif silent >= config.idle_timeout:
+                self.count("tcp_idle_closed")
+                conn.abort()
+        assert self._loop is not None
+        self._housekeeping = self._loop.call_later(config.housekeeping_interval, self._housekeep)
+
+    def _on_backlog(self, backlogged: bool) -> None:
+        self._reading = not backlogged
+        for conn in self._tcp.values():
+            conn.set_reading(self._reading)
+        for sock in [*self._udp, *self._udp_dialers.values()]:
+            sock.set_reading(self._reading)
+
+    # -- dialling --------------------------------------------------------------------
+
+    async def _open_dial(self, dial: Dial) -> None:
+        try:
+            endpoint = parse_endpoint(dial.endpoint)
+            if endpoint.scheme is Scheme.TCP:
+                await self._dial_tcp(dial, endpoint)
+            else:
+                await self._dial_udp(dial, endpoint)
+            return
+        except ConfigError as exc:
+            reason = str(exc)
+        except TimeoutError:
+            reason = f"no answer within {self._config.connect_timeout:g} s"
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        self.count("dial_failed")
+        if self._state is _State.RUNNING:
+            self.node.dial_failed(dial.dial, self.now(), reason)
+            self._pump()
+
+    async def _dial_tcp(self, dial: Dial, endpoint: Endpoint) -> None:
+        assert self._loop is not None
+        await asyncio.wait_for(
+            self._loop.create_connection(
+                lambda: TcpConnection(
+                    self, self._admission, outbound=True, endpoint=dial.endpoint, dial=dial.dial
+                ),
+                endpoint.host,
+                endpoint.port,
+            ),
+            self._config.connect_timeout,
+        )
+
+    async def _dial_udp(self, dial: Dial, endpoint: Endpoint) -> None:
+        assert self._loop is not None
+        if endpoint.is_literal:
+            infos = socket.getaddrinfo(
+                endpoint.host, endpoint.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+            )
+        else:
+            infos = await asyncio.wait_for(
+                self._loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM),
+                self._config.connect_timeout,
+            )
+        if not infos:
+            raise OSError(f"{endpoint.host} has no address")
+        family, _, _, _, address = infos[0]
+        sock = await self._udp_socket_for(family, address)
+        if self._state is _State.RUNNING:
+            sock.open_outbound(address, dial.endpoint, dial.dial)
+
+    async def _udp_socket_for(self, family: int, address: tuple[Any, ...]) -> UdpSocket:
+        """A listening socket that can reach ``address``, or an ephemeral one to dial from."""
+        target = ipaddress.ip_address(str(address[0]).partition("%")[0])
+        for sock in self._udp:
+            if sock.family != family or sock.transport is None:
+                continue
+            bound = ipaddress.ip_address(str(sock.transport.get_extra_info("sockname")[0]))
+            if bound.is_unspecified or bound.is_loopback == target.is_loopback:
+                return sock
+        dialer = self._udp_dialers.get(family)
+        if dialer is None or dialer.transport is None:
+            assert self._loop is not None
+            wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            _, dialer = await self._loop.create_datagram_endpoint(
+                lambda: UdpSocket(self), local_addr=(wildcard, 0)
+            )
+            self._udp_dialers[family] = dialer
+        return dialer

@@ -1,0 +1,213 @@
+"""TCP transports: one connection is one carrier of length-prefixed link frames.
+
+Pipeline of one connection (``TcpConnection``, an ``asyncio.Protocol``):
+
+1. ``connection_made``: TCP_NODELAY on, write-buffer marks set. An inbound connection
+   first passes ``TcpAdmission`` (a global cap, a per-source cap and a per-source token
+   bucket, all before any handshake work); a refused one is aborted and counted.
+   Admitted connections are registered with the host, which tells the node.
+2. ``data_received``: ``StreamDeframer`` cuts every complete frame out of the read, and
+   the host feeds them to the node and pumps once for the whole read. A length prefix
+   over the limit closes the connection (counted); the listener is unaffected.
+3. ``send``: frames are length-prefixed and written in one ``write``. Above the high-water
+   mark the carrier is not writable (``wait_writable`` waits, which is how senders are
+   slowed); above the hard cap the peer is not reading at all and the connection is
+   aborted (counted), so a peer that never reads cannot grow our memory.
+4. ``connection_lost``: the host tells the node the transport is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections import Counter
+
+from meshnet.errors import DecodeError
+from meshnet.ids import TransportId
+from meshnet.link.limits import SourceRateLimiter
+from meshnet.runtime.endpoints import Scheme, format_address
+from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
+from meshnet.wire.framing import StreamDeframer, encode_frame
+
+__all__ = ["TcpAdmission", "TcpConnection"]
+
+_NO_TRANSPORT = TransportId(0)
+
+
+class TcpAdmission:
+    """Whether one more inbound connection may be accepted, decided before any work.
+
+    Args:
+        config: the caps and the per-source token bucket.
+    """
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self._config = config
+        self._limiter = SourceRateLimiter(
+            rate=config.tcp_accept_rate, burst=config.tcp_accept_burst
+        )
+        self._per_source: Counter[str] = Counter()
+        self.open = 0
+
+    def admit(self, source: str, now: float) -> str | None:
+        """Take a slot for a connection from ``source``; the refusal reason, or None."""
+        config = self._config
+        if self.open >= config.tcp_max_connections:
+            return "tcp_over_capacity"
+        if self._per_source[source] >= config.tcp_max_per_source:
+            return "tcp_over_source_capacity"
+        if not self._limiter.allow(source, now):
+            return "tcp_rate_limited"
+        self.opened(source)
+        return None
+
+    def opened(self, source: str | None) -> None:
+        """Count a connection; ``source`` None for outbound ones (no per-source cap)."""
+        self.open += 1
+        if source is not None:
+            self._per_source[source] += 1
+
+    def closed(self, source: str | None) -> None:
+        self.open -= 1
+        if source is not None:
+            self._per_source[source] -= 1
+            if self._per_source[source] <= 0:
+                del self._per_source[source]
+
+
+class TcpConnection(asyncio.Protocol):
+    """One TCP connection carrying link frames (the ``Carrier`` for TCP).
+
+    Args:
+        host: the driver.
+        admission: the shared admission state (counts every connection).
+        outbound: True for a connection we dialled.
+        endpoint: for outbound connections, the endpoint text that was dialled.
+        dial: for outbound connections, the node's dial id.
+    """
+
+    datagram = False
+
+    def __init__(
+        self,
+        host: CarrierHost,
+        admission: TcpAdmission,
+        *,
+        outbound: bool,
+        endpoint: str = "",
+        dial: int | None = None,
+    ) -> None:
+        self.transport_id = _NO_TRANSPORT
+        self.endpoint = endpoint
+        self.outbound = outbound
+        self.last_received = host.now()
+        self.frames_received = 0
+        self._host = host
+        self._admission = admission
+        self._dial = dial
+        self._source = ""
+        self._transport: asyncio.Transport | None = None
+        self._writability = Writability()
+        self._deframer = StreamDeframer(host.max_frame)
+        self._hard_cap = host.config.write_hard_cap
+
+    # -- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        host, config = self._host, self._host.config
+        peer = transport.get_extra_info("peername")
+        self._source = str(peer[0]) if peer else "?"
+        if not self.outbound:
+            refusal = self._admission.admit(self._source, host.now())
+            if refusal is not None:
+                host.count(refusal)
+                transport.abort()
+                return
+            self.endpoint = format_address(Scheme.TCP, peer[0], peer[1])
+        else:
+            self._admission.opened(None)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(high=config.write_high_water, low=config.write_low_water)
+        if not host.reading:
+            transport.pause_reading()
+        self.transport_id = host.carrier_opened(
+            self,
+            outbound=self.outbound,
+            endpoint=self.endpoint,
+            mtu=self._deframer.max_frame,
+            dial=self._dial,
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is None:
+            return
+        try:
+            frames = self._deframer.feed(data)
+        except DecodeError:
+            self._host.count("tcp_bad_frame_length")
+            self.abort()
+            return
+        self.last_received = self._host.now()
+        if frames:
+            self.frames_received += len(frames)
+            self._host.frames_received(self.transport_id, frames)
+
+    def eof_received(self) -> bool:
+        return False  # a half-closed link is of no use: close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is None:
+            return  # refused at admission; never registered
+        self._transport = None
+        self._writability.resume()  # wake senders: they will find the link gone
+        self._admission.closed(None if self.outbound else self._source)
+        self._host.carrier_closed(self.transport_id)
+
+    def pause_writing(self) -> None:
+        self._writability.pause()
+
+    def resume_writing(self) -> None:
+        self._writability.resume()
+
+    # -- Carrier -----------------------------------------------------------------------
+
+    def send(self, frames: list[bytes]) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self._host.count("send_on_closed_transport")
+            return
+        if len(frames) == 1:
+            transport.write(encode_frame(frames[0]))
+        else:
+            transport.write(b"".join([encode_frame(frame) for frame in frames]))
+        if transport.get_write_buffer_size() > self._hard_cap:
+            self._host.count("tcp_write_overflow")
+            self.abort()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def buffered(self) -> int:
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    async def wait_writable(self) -> None:
+        await self._writability.wait()
+
+    def set_reading(self, reading: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if reading:
+            transport.resume_reading()
+        else:
+            transport.pause_reading()
