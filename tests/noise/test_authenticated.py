@@ -352,3 +352,39 @@ def test_hostile_messages_fail_cleanly(
         return garbage
 
     assert_fails_cleanly(*make_pair(pattern, hybrid=hybrid), alter)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "hybrid", "sizes"),
+    [
+        ("XX", True, [1216, 1406, 270]),
+        ("XX", False, [32, 302, 270]),
+        ("IK", True, [1502, 1358]),
+        ("IK", False, [302, 254]),
+    ],
+)
+def test_message_sizes_match_the_protocol_doc(pattern: str, hybrid: bool, sizes: list[int]) -> None:
+    """docs/protocol/noise.md §4, for an empty extension and capabilities below 128."""
+    common = {"pattern": pattern, "hybrid": hybrid, "verifier": VERIFIER}
+    initiator = AuthenticatedHandshake(
+        identity=ALICE,
+        initiator=True,
+        peer_record=BOB.record if pattern == "IK" else None,
+        entropy=SeededEntropy(1, "i"),
+        **common,  # type: ignore[arg-type]
+    )
+    responder = AuthenticatedHandshake(
+        identity=BOB,
+        initiator=False,
+        entropy=SeededEntropy(1, "r"),
+        **common,  # type: ignore[arg-type]
+    )
+    assert [len(m) for m in run(initiator, responder)] == sizes
+
+
+@pytest.mark.parametrize("pattern", ["XX", "IK"])
+def test_hybrid_and_classic_peers_never_complete(pattern: str) -> None:
+    for initiator_hybrid in (True, False):
+        initiator = make_pair(pattern, hybrid=initiator_hybrid)[0]
+        responder = make_pair(pattern, hybrid=not initiator_hybrid)[1]
+        assert_fails_cleanly(initiator, responder, lambda i, m: m)
