@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from meshnet.wire.codes import CODE_SPACES, LinkFrame, LinkInner, code_space_of
+from meshnet.wire.codes import CODE_SPACES, LinkFrame, LinkInner, RoutingPacket, code_space_of
 
 
 def _all_codes() -> list[tuple[str, enum.IntEnum]]:
@@ -66,3 +66,8 @@ def test_membership_is_for_integers_only() -> None:
     assert LinkFrame.TRANSPORT in link_outer
     assert 0x10 not in link_outer
     assert "x" not in link_outer
+
+
+def test_routing_codes_the_routing_layer_uses() -> None:
+    assert {m.name for m in RoutingPacket} >= {"ANNOUNCE", "SUMMARY", "DATA", "ROUTE_ERROR"}
+    assert all(0x20 <= m <= 0x3F for m in RoutingPacket)

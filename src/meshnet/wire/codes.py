@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["CODE_SPACES", "CodeSpace", "LinkFrame", "LinkInner", "code_space_of"]
+__all__ = ["CODE_SPACES", "CodeSpace", "LinkFrame", "LinkInner", "RoutingPacket", "code_space_of"]
 
 
 class LinkFrame(enum.IntEnum):
@@ -58,6 +58,19 @@ class LinkInner(enum.IntEnum):
     """A step of the fresh handshake that replaces the link's keys."""
 
 
+class RoutingPacket(enum.IntEnum):
+    """Routing packets: the first byte of a link payload meant for the router (routing.md)."""
+
+    ANNOUNCE = 0x20
+    """A signed link-state announcement, flooded hop by hop."""
+    SUMMARY = 0x21
+    """A neighbour's (origin, sequence) list for one range of origins (database sync)."""
+    DATA = 0x22
+    """A source-routed packet carrying an end-to-end payload."""
+    ROUTE_ERROR = 0x23
+    """A source-routed, signed report that a relay could not reach the next hop."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CodeSpace:
     """One layer's range of type codes."""
@@ -78,7 +91,7 @@ class CodeSpace:
 CODE_SPACES: tuple[CodeSpace, ...] = (
     CodeSpace(name="link outer", low=0x01, high=0x0F, codes=LinkFrame),
     CodeSpace(name="link inner", low=0x10, high=0x1F, codes=LinkInner),
-    CodeSpace(name="routing", low=0x20, high=0x3F, codes=None),
+    CodeSpace(name="routing", low=0x20, high=0x3F, codes=RoutingPacket),
     CodeSpace(name="session", low=0x40, high=0x5F, codes=None),
     CodeSpace(name="services", low=0x60, high=0x7F, codes=None),
 )
