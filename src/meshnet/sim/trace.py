@@ -79,20 +79,11 @@ class Trace:
         self.frames_hashed += 1
         if self._frames and self._sink is not None:
             digest = hashlib.sha256(data).hexdigest()[:16]
+            # numbers and hex only: formatted directly, as json.dumps would (repr floats)
             self._sink.write(
-                json.dumps(
-                    {
-                        "t": t,
-                        "kind": "frame",
-                        "src": src,
-                        "dst": dst,
-                        "size": len(data),
-                        "sha": digest,
-                    },
-                    separators=(",", ":"),
-                )
+                f'{{"t":{t!r},"kind":"frame","src":{src},"dst":{dst},'
+                f'"size":{len(data)},"sha":"{digest}"}}\n'
             )
-            self._sink.write("\n")
 
     def digest(self) -> str:
         """SHA-256 (hex) of everything recorded so far."""

@@ -171,7 +171,7 @@ class TrafficGenerator:
         self._pending: dict[int, int] = {}  # message id -> destination
         self._delivered: set[int] = set()  # membership only, never iterated
         self.probe_pairs: list[tuple[int, int]] = []
-        self._probe_flow = -1
+        self._base = [0.0] * len(specs)  # when each periodic source started
 
     def start(self) -> None:
         """Schedule the first message of every source."""
@@ -185,9 +185,10 @@ class TrafficGenerator:
                 self._start_probes(flow, spec, now)
             elif isinstance(spec, Burst):
                 for k in range(spec.count):
-                    self._at(spec.at + k * spec.interval, (flow, spec.src, spec.dst))
+                    self._at(spec.at + k * spec.interval, (flow, k, 0))
             else:
-                self._at(max(spec.start, now), (flow, -1, -1))
+                self._base[flow] = max(spec.start, now)
+                self._at(self._base[flow], (flow, 0, 0))
 
     def _at(self, when: float, args: tuple[int, int, int]) -> None:
         if when < self.end:
@@ -200,31 +201,34 @@ class TrafficGenerator:
             pair = (sampler.below(nodes), sampler.below(nodes))
             if pair[0] != pair[1] and pair not in self.probe_pairs:
                 self.probe_pairs.append(pair)
-        self._probe_flow = flow
+        self._base[flow] = max(spec.start, now)
         for k in range(len(self.probe_pairs)):
-            self._at(
-                max(spec.start, now) + spec.interval * k / len(self.probe_pairs), (flow, k, -1)
-            )
+            self._at(self._probe_time(flow, spec, k, 0), (flow, k, 0))
+
+    def _probe_time(self, flow: int, spec: Probes, pair: int, n: int) -> float:
+        return self._base[flow] + spec.interval * (n + pair / len(self.probe_pairs))
 
     def _fire(self, args: tuple[int, int, int]) -> None:
-        flow, a, b = args
+        # args: (flow index, message or pair number, round); periodic times are computed
+        # from the start time and the count, never accumulated (no float drift)
+        flow, k, n = args
         spec, now = self.specs[flow], self.network.scheduler.now
         stop = spec.stop if not isinstance(spec, Burst) and spec.stop is not None else self.end
         if now >= stop:
             return
         if isinstance(spec, Flow):
             self.send(spec.src, spec.dst, spec.size, flow)
-            self._at(now + 1.0 / spec.rate, args)
+            self._at(self._base[flow] + (k + 1) / spec.rate, (flow, k + 1, 0))
         elif isinstance(spec, RandomPairs):
             src, dst = self._random_pair(flow, spec)
             self.send(src, dst, spec.size, flow)
             self._at(now + self._samplers[flow].exponential(1.0 / spec.rate), args)
         elif isinstance(spec, Probes):
-            src, dst = self.probe_pairs[a]
-            self.send(src, dst, spec.size, flow, pair=a)
-            self._at(now + spec.interval, args)
+            src, dst = self.probe_pairs[k]
+            self.send(src, dst, spec.size, flow, pair=k)
+            self._at(self._probe_time(flow, spec, k, n + 1), (flow, k, n + 1))
         else:
-            self.send(a, b, spec.size, flow)
+            self.send(spec.src, spec.dst, spec.size, flow)
 
     def _random_pair(self, flow: int, spec: RandomPairs) -> tuple[int, int]:
         sampler = self._samplers[flow]
