@@ -21,8 +21,16 @@ from .toynode import ToyFactory
 
 def send(t: float, msg: int, **extra: Any) -> dict[str, Any]:
     rec = {
-        "t": t, "kind": "send", "msg": msg, "src": 0, "dst": 1, "size": 100, "flow": "f",
-        "reachable": True, "best": 0.05, "min_hops": 2,
+        "t": t,
+        "kind": "send",
+        "msg": msg,
+        "src": 0,
+        "dst": 1,
+        "size": 100,
+        "flow": "f",
+        "reachable": True,
+        "best": 0.05,
+        "min_hops": 2,
     }
     rec.update(extra)
     return rec
@@ -30,6 +38,10 @@ def send(t: float, msg: int, **extra: Any) -> dict[str, Any]:
 
 def deliver(t: float, msg: int, latency: float, hops: int | None = None) -> dict[str, Any]:
     return {"t": t, "kind": "deliver", "msg": msg, "node": 1, "latency": latency, "hops": hops}
+
+
+def links(t: float, total: int) -> dict[str, Any]:
+    return {"t": t, "kind": "links", "total_bytes": total, "drops": {}, "usage": []}
 
 
 def test_distribution_nearest_rank() -> None:
@@ -71,7 +83,7 @@ def test_overhead_counts_payload_once_per_hop() -> None:
     c.consume({"t": 0.0, "kind": "node", "node": 1, "id": "b"})
     c.consume(send(1.0, 1))
     c.consume(deliver(1.1, 1, 0.1, hops=3))
-    c.consume({"t": 10.0, "kind": "links", "total_bytes": 1300, "frames_sent": 9, "drops": {}, "usage": []})
+    c.consume(links(10.0, 1300))
     m = c.finish(10.0)
     assert m.overhead is not None
     assert m.overhead.app_link_bytes == 300
@@ -86,20 +98,20 @@ def test_overhead_estimates_hops_when_the_node_does_not_report_them() -> None:
     c = MetricsCollector()
     c.consume(send(1.0, 1))
     c.consume(deliver(1.1, 1, 0.1))
-    c.consume({"t": 5.0, "kind": "links", "total_bytes": 1000, "frames_sent": 5, "drops": {}, "usage": []})
+    c.consume(links(5.0, 1000))
     overhead = c.finish().overhead
     assert overhead is not None
     assert (overhead.app_link_bytes, overhead.hops) == (200, "min-hop estimate")
 
 
-def probe_run(c: MetricsCollector, pair: int, start: float, delivered_from: float, end: float) -> int:
-    """Probes every second; those sent before ``delivered_from`` are lost."""
+def probe_run(c: MetricsCollector, pair: int, start: float, ok_from: float, end: float) -> int:
+    """Probes every second; those sent before ``ok_from`` are lost."""
     msg = pair * 1000
     t = start
     while t < end:
         msg += 1
         c.consume(send(t, msg, flow="probe", pair=pair))
-        if t >= delivered_from:
+        if t >= ok_from:
             c.consume(deliver(t + 0.2, msg, 0.2))
         t += 1.0
     return msg
@@ -119,7 +131,8 @@ def test_convergence_is_the_slowest_reachable_pair() -> None:
 def test_convergence_needs_a_stable_run_and_reports_never() -> None:
     c = MetricsCollector(stable=3)
     c.consume({"t": 0.0, "kind": "fault", "fault": "partition", "probe_reach": [True]})
-    for msg, (t, ok) in enumerate([(1.0, True), (2.0, False), (3.0, True), (4.0, True), (5.0, True)]):
+    outcomes = [(1.0, True), (2.0, False), (3.0, True), (4.0, True), (5.0, True)]
+    for msg, (t, ok) in enumerate(outcomes):
         c.consume(send(t, msg, flow="probe", pair=0))
         if ok:
             c.consume(deliver(t + 0.1, msg, 0.1))
@@ -154,5 +167,5 @@ def test_metrics_replayed_from_a_trace_file_match_the_live_ones(tmp_path: Path) 
 def test_read_trace_rejects_garbage(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"t": 1, "kind": "send"}\nnot json\n')
-    with pytest.raises(ConfigError, match="bad.jsonl:2"):
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:2"):
         list(read_trace(path))
