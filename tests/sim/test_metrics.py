@@ -124,7 +124,7 @@ def test_convergence_is_the_slowest_reachable_pair() -> None:
     probe_run(c, 1, 0.5, 0.0, 30.0)  # never affected
     probe_run(c, 2, 0.0, 99.0, 30.0)  # unreachable: ignored
     [conv] = c.finish(30.0).convergence
-    assert (conv.fault, conv.pairs, conv.recovered) == ("cut", 2, 2)
+    assert (conv.fault, conv.pairs, conv.recovered, conv.disturbed) == ("cut", 2, 2, 1)
     assert conv.time == pytest.approx(13.2 - 10.0)
 
 
@@ -139,7 +139,16 @@ def test_convergence_needs_a_stable_run_and_reports_never() -> None:
     c.consume({"t": 20.0, "kind": "fault", "fault": "heal", "probe_reach": [True]})
     first, second = c.finish(25.0).convergence
     assert first.time == pytest.approx(3.1)  # the flapping probe at 1.0 does not count
+    assert first.disturbed == 1
     assert second.time is None and second.recovered == 0  # no probes after the heal
+
+
+def test_an_undisturbing_fault_converges_in_zero() -> None:
+    c = MetricsCollector(stable=2)
+    c.consume({"t": 5.0, "kind": "fault", "fault": "cut", "probe_reach": [True]})
+    probe_run(c, 0, 0.3, 0.0, 12.0)
+    [conv] = c.finish(12.0).convergence
+    assert (conv.time, conv.disturbed, conv.recovered) == (0.0, 0, 1)
 
 
 def test_metrics_replayed_from_a_trace_file_match_the_live_ones(tmp_path: Path) -> None:

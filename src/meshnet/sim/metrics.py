@@ -83,11 +83,14 @@ class Convergence:
     at: float
     fault: str
     pairs: int
-    """Probe pairs reachable after the fault."""
+    """Probe pairs reachable after the fault and probed before the next fault or the end."""
     recovered: int
     """Of those, the pairs whose probes got through again."""
+    disturbed: int
+    """Of those, the pairs that lost a probe sent after the fault before recovering."""
     time: float | None
-    """Seconds from the fault until the last of them recovered; None if one never did."""
+    """Seconds from the fault until the last disturbed pair recovered (0.0 when no pair
+    was disturbed); None if some pair never recovered or no pair was measured."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,23 +241,37 @@ class MetricsCollector:
         out = []
         for k, (at, kind, reach) in enumerate(self._faults):
             until = self._faults[k + 1][0] if k + 1 < len(self._faults) else end
-            considered = [p for p, ok in enumerate(reach) if ok]
-            recoveries = [self._recovery(p, at, until) for p in considered]
+            windows = [self._window(p, at, until) for p, ok in enumerate(reach) if ok]
+            recoveries = [self._recovery(w, at) for w in windows if w]  # pairs probed after
             done = [r for r in recoveries if r is not None]
-            time = max(done, default=0.0) if len(done) == len(considered) and done else None
+            complete = recoveries and len(done) == len(recoveries)
             out.append(
                 Convergence(
-                    at=at, fault=kind, pairs=len(considered), recovered=len(done), time=time
+                    at=at,
+                    fault=kind,
+                    pairs=len(recoveries),
+                    recovered=len(done),
+                    disturbed=sum(1 for r in recoveries if r != 0.0),
+                    time=max(done) if complete else None,
                 )
             )
         return tuple(out)
 
-    def _recovery(self, pair: int, at: float, until: float) -> float | None:
-        series = [p for p in self._probes.get(pair, []) if at <= p[0] < until]  # type: ignore[operator]
+    def _window(self, pair: int, at: float, until: float) -> list[list[float | None]]:
+        """The pair's probes sent in ``[at, until)``: ``[send time, delivery time]``."""
+        return [p for p in self._probes.get(pair, []) if at <= p[0] < until]  # type: ignore[operator]
+
+    def _recovery(self, series: list[list[float | None]], at: float) -> float | None:
+        """Seconds until the pair's probes got through stably; 0.0 if none was lost.
+
+        A probe starts a recovery when it and the next ``stable - 1`` probes were all
+        delivered; when that is the very first probe after the fault, the pair was not
+        disturbed.
+        """
         for i, (_, delivered) in enumerate(series):
             run = series[i : i + self.stable]
             if delivered is not None and all(d is not None for _, d in run):
-                return delivered - at
+                return 0.0 if i == 0 else delivered - at
         return None
 
     def finish(self, end: float | None = None) -> Metrics:

@@ -97,10 +97,15 @@ def format_report(report: RunReport) -> str:
             f"median {_ms(f.latency.median)}, p99 {_ms(f.latency.p99)}"
         )
     for c in m.convergence:
+        if not c.pairs:
+            lines.append(
+                f"  fault {c.fault:<9} at {c.at:.1f} s: convergence not measured (no probes)"
+            )
+            continue
         time = "never" if c.time is None else f"{c.time:.2f} s"
         lines.append(
             f"  fault {c.fault:<9} at {c.at:.1f} s: converged {time} "
-            f"({c.recovered}/{c.pairs} probe pairs)"
+            f"({c.recovered}/{c.pairs} probe pairs recovered, {c.disturbed} disturbed)"
         )
     lines.append(f"digest     {report.digest}")
     return "\n".join(lines)
