@@ -1,0 +1,265 @@
+"""Source-routed packets: the routed header, and the route errors relays send back.
+
+Layout (docs/protocol/routing.md §4)::
+
+    DATA / ROUTE_ERROR   type u8 | hop_limit u8 | next u8 | count u8
+                         | source (32) | destination (32) | count x relay prefix (8) | body
+
+``relays`` is the path the source chose, without the two ends; ``next`` is the index of
+the relay that is to receive the packet (``count`` when the destination is). Each relay
+checks that it is ``relays[next]``, adds one to ``next``, takes one from ``hop_limit``
+and passes the packet on: both fields sit at fixed offsets, so forwarding patches two
+bytes and never re-encodes. A DATA body is the end-to-end payload, opaque here.
+
+A ROUTE_ERROR is a routed packet from the relay that could not forward (its source) to
+the source of the dropped packet (its destination), over the reversed relay list. Body::
+
+    unreachable prefix (8) | destination of the dropped packet (32)
+    | reporter's announcement sequence varint | reason u8 | signature (64)
+
+signed by the reporter over ``ROUTE_ERROR_DOMAIN || reporter || source || unreachable
+|| destination || sequence || reason``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
+from meshnet.errors import DecodeError
+from meshnet.routing.messages import MAX_RELAYS, PREFIX_SIZE, SIGNATURE_SIZE
+from meshnet.wire.buffer import Reader, Writer
+from meshnet.wire.codes import RoutingPacket
+
+__all__ = [
+    "HOP_LIMIT_OFFSET",
+    "NEXT_OFFSET",
+    "ROUTE_ERROR_DOMAIN",
+    "RouteError",
+    "RouteErrorReason",
+    "RoutedHeader",
+    "advance",
+    "decode_routed",
+    "encode_routed",
+    "header_size",
+]
+
+HOP_LIMIT_OFFSET = 1
+NEXT_OFFSET = 2
+_FIXED = 4 + 32 + 32
+ROUTE_ERROR_DOMAIN = b"meshnet route error v1\x00"
+_ROUTED = (RoutingPacket.DATA, RoutingPacket.ROUTE_ERROR)
+
+
+def header_size(relays: int) -> int:
+    """Bytes of a routed header with ``relays`` relays."""
+    return _FIXED + relays * PREFIX_SIZE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutedHeader:
+    """The header of a DATA or ROUTE_ERROR packet."""
+
+    kind: RoutingPacket
+    """DATA or ROUTE_ERROR."""
+    hop_limit: int
+    """Links the packet may still cross (1-255)."""
+    next: int
+    """Index into ``relays`` of the relay to receive it; ``len(relays)``: the destination."""
+    source: NodeId
+    """Who sent the packet."""
+    destination: NodeId
+    """Who it is for."""
+    relays: tuple[bytes, ...]
+    """The 8-byte id prefixes of the relays, in path order (at most 32)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in _ROUTED:
+            raise ValueError("a routed header is DATA or ROUTE_ERROR")
+        if not 1 <= self.hop_limit <= 255:
+            raise ValueError("hop_limit must be 1 to 255")
+        if len(self.relays) > MAX_RELAYS or not 0 <= self.next <= len(self.relays):
+            raise ValueError(f"at most {MAX_RELAYS} relays, and next within them")
+        if any(len(relay) != PREFIX_SIZE for relay in self.relays):
+            raise ValueError(f"a relay prefix is {PREFIX_SIZE} bytes")
+
+    @property
+    def size(self) -> int:
+        """Bytes of the encoded header."""
+        return header_size(len(self.relays))
+
+
+def encode_routed(header: RoutedHeader, body: bytes) -> bytes:
+    """The packet: header then body."""
+    w = Writer().u8(header.kind).u8(header.hop_limit).u8(header.next).u8(len(header.relays))
+    w.raw(header.source.raw).raw(header.destination.raw)
+    for relay in header.relays:
+        w.raw(relay)
+    return bytes(w) + body
+
+
+def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:
+    """Parse a routed packet into its header and body (the loop checks are forward.py's).
+
+    Raises:
+        DecodeError: truncated, an unknown type, hop limit 0, ``next`` past the relays,
+            more than 32 relays, or a body over ``max_body``.
+    """
+    r = Reader(data)
+    kind = r.u8()
+    if kind not in _ROUTED:
+        raise DecodeError(f"not a routed packet: {kind:#x}")
+    hop_limit, position, count = r.u8(), r.u8(), r.u8()
+    if hop_limit == 0:
+        raise DecodeError("hop limit 0")
+    if count > MAX_RELAYS or position > count:
+        raise DecodeError(f"relay list of {count} with next {position}")
+    source = NodeId.from_raw(r.raw(32))
+    destination = NodeId.from_raw(r.raw(32))
+    relays = tuple(r.raw(PREFIX_SIZE) for _ in range(count))
+    if r.remaining > max_body:
+        raise DecodeError(f"body of {r.remaining} bytes over {max_body}")
+    header = RoutedHeader(
+        kind=RoutingPacket(kind),
+        hop_limit=hop_limit,
+        next=position,
+        source=source,
+        destination=destination,
+        relays=relays,
+    )
+    return header, r.rest()
+
+
+def advance(data: bytes) -> bytes:
+    """The packet as the next hop must receive it: ``next`` + 1, ``hop_limit`` - 1.
+
+    The caller has checked that the hop limit is above 1 and ``next`` below the count.
+    """
+    patched = bytearray(data)
+    patched[HOP_LIMIT_OFFSET] -= 1
+    patched[NEXT_OFFSET] += 1
+    return bytes(patched)
+
+
+class RouteErrorReason(enum.IntEnum):
+    """Why a relay could not pass a packet on."""
+
+    NEXT_HOP_GONE = 1
+    """The next hop is not (or no longer) a neighbour of the relay."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteError:
+    """A relay's signed report that the link from it to ``unreachable`` is gone."""
+
+    reporter: NodeId
+    """The relay that could not forward (the ROUTE_ERROR's source)."""
+    source: NodeId
+    """The source of the dropped packet (the ROUTE_ERROR's destination)."""
+    unreachable: bytes
+    """The 8-byte prefix of the next hop the reporter could not reach."""
+    destination: NodeId
+    """The destination of the dropped packet."""
+    reporter_sequence: int
+    """The reporter's announcement sequence number when it wrote the report."""
+    reason: RouteErrorReason
+    """Why forwarding failed."""
+    signature: bytes
+    """The reporter's signature over ``signing_input``."""
+
+    def __post_init__(self) -> None:
+        if len(self.unreachable) != PREFIX_SIZE or len(self.signature) != SIGNATURE_SIZE:
+            raise ValueError("bad unreachable prefix or signature size")
+        if not 0 <= self.reporter_sequence < 1 << 63:
+            raise ValueError("sequence must fit in 63 bits")
+
+    @staticmethod
+    def signing_input(
+        *,
+        reporter: NodeId,
+        source: NodeId,
+        unreachable: bytes,
+        destination: NodeId,
+        reporter_sequence: int,
+        reason: RouteErrorReason,
+    ) -> bytes:
+        """The bytes the reporter signs."""
+        w = Writer().raw(ROUTE_ERROR_DOMAIN).raw(reporter.raw).raw(source.raw)
+        w.raw(unreachable).raw(destination.raw).varint(reporter_sequence).u8(reason)
+        return bytes(w)
+
+    @classmethod
+    def create(
+        cls,
+        identity: Identity,
+        *,
+        source: NodeId,
+        unreachable: bytes,
+        destination: NodeId,
+        reporter_sequence: int,
+        reason: RouteErrorReason,
+    ) -> RouteError:
+        """A route error reported (and signed) by ``identity``."""
+        signed = cls.signing_input(
+            reporter=identity.node_id,
+            source=source,
+            unreachable=unreachable,
+            destination=destination,
+            reporter_sequence=reporter_sequence,
+            reason=reason,
+        )
+        return cls(
+            reporter=identity.node_id,
+            source=source,
+            unreachable=unreachable,
+            destination=destination,
+            reporter_sequence=reporter_sequence,
+            reason=reason,
+            signature=identity.sign(signed),
+        )
+
+    def verify(self, verifier: SignatureVerifier) -> bool:
+        """Whether the reporter signed this report."""
+        signed = self.signing_input(
+            reporter=self.reporter,
+            source=self.source,
+            unreachable=self.unreachable,
+            destination=self.destination,
+            reporter_sequence=self.reporter_sequence,
+            reason=self.reason,
+        )
+        return verifier.verify(self.reporter, self.signature, signed)
+
+    def encode_body(self) -> bytes:
+        """The ROUTE_ERROR body (the header carries reporter and source)."""
+        w = Writer().raw(self.unreachable).raw(self.destination.raw)
+        w.varint(self.reporter_sequence).u8(self.reason).raw(self.signature)
+        return bytes(w)
+
+    @classmethod
+    def decode_body(cls, body: bytes, *, reporter: NodeId, source: NodeId) -> RouteError:
+        """Parse a ROUTE_ERROR body; the signature is not checked.
+
+        Raises:
+            DecodeError: truncated, trailing bytes or an unknown reason.
+        """
+        r = Reader(body)
+        unreachable = r.raw(PREFIX_SIZE)
+        destination = NodeId.from_raw(r.raw(32))
+        sequence = r.varint()
+        try:
+            reason = RouteErrorReason(r.u8())
+        except ValueError:
+            raise DecodeError("unknown route error reason") from None
+        signature = r.raw(SIGNATURE_SIZE)
+        r.finish()
+        return cls(
+            reporter=reporter,
+            source=source,
+            unreachable=unreachable,
+            destination=destination,
+            reporter_sequence=sequence,
+            reason=reason,
+            signature=signature,
+        )
