@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from meshnet.crypto.entropy import Entropy
@@ -297,6 +298,7 @@ class AuthenticatedHandshake:
         return f"AuthenticatedHandshake({self.protocol_name}, {self._role.name.lower()}, {state})"
 
 
+@lru_cache(maxsize=16)
 def _identity_messages(protocol: NoiseProtocol) -> frozenset[int]:
     """Indexes of the messages that carry an identity payload (one per side).
 

@@ -32,11 +32,13 @@ touching the state.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.errors import AuthenticationError, HandshakeError, StateError
 from meshnet.noise.functions import TAG_LEN, KeyPair
-from meshnet.noise.patterns import DH_TOKENS, Token
+from meshnet.noise.patterns import DH_TOKENS, HandshakePattern, Token
 from meshnet.noise.protocol import NoiseProtocol
 from meshnet.noise.symmetric import CipherState, SymmetricState
 
@@ -131,34 +133,31 @@ class HandshakeState:
     # -- set-up checks ---------------------------------------------------------------
 
     def _check_arguments(self) -> None:
-        pattern = self.protocol.pattern
-        me, peer = self.initiator, not self.initiator
-        peer_pre = pattern.initiator_premessage if peer else pattern.responder_premessage
-        name = pattern.name
-        dhlen = self.protocol.dh.DHLEN
+        plan = _role_plan(self.protocol.pattern, self.initiator)
+        name, role = self.protocol.pattern.name, self.role
         for label, needed, given in (
-            ("s", pattern.sends(me, Token.S), self._s is not None),
-            ("rs", Token.S in peer_pre, self._rs is not None),
-            ("re", Token.E in peer_pre, self._re is not None),
+            ("s", plan.needs_s, self._s is not None),
+            ("rs", plan.needs_rs, self._rs is not None),
+            ("re", plan.needs_re, self._re is not None),
         ):
             if needed != given:
                 verb = "needs" if needed else "does not use"
-                raise ValueError(f"{name} as {self.role} {verb} {label!r}")
-        my_pre = pattern.initiator_premessage if me else pattern.responder_premessage
-        if self._e is None and Token.E in my_pre:
-            raise ValueError(f"{name} as {self.role} needs 'e' (a pre-message)")
-        if self._e is not None and not pattern.sends(me, Token.E):
-            raise ValueError(f"{name} as {self.role} does not use 'e'")
+                raise ValueError(f"{name} as {role} {verb} {label!r}")
+        if self._e is None and plan.premessage_e:
+            raise ValueError(f"{name} as {role} needs 'e' (a pre-message)")
+        if self._e is not None and not plan.sends_e:
+            raise ValueError(f"{name} as {role} does not use 'e'")
+        dhlen = self.protocol.dh.DHLEN
         for label, key in (("rs", self._rs), ("re", self._re)):
             if key is not None and len(key) != dhlen:
                 raise ValueError(f"{label!r} must be {dhlen} bytes")
-        if len(self._psks) != pattern.psk_count:
-            raise ValueError(f"{name} needs {pattern.psk_count} PSKs, got {len(self._psks)}")
+        if len(self._psks) != plan.psk_count:
+            raise ValueError(f"{name} needs {plan.psk_count} PSKs, got {len(self._psks)}")
         if any(len(psk) != PSK_LEN for psk in self._psks):
             raise ValueError(f"a PSK is {PSK_LEN} bytes")
-        generates = (self._e is None and pattern.sends(me, Token.E)) or pattern.sends(me, Token.E1)
+        generates = (self._e is None and plan.sends_e) or plan.sends_e1
         if generates and self._entropy is None:
-            raise ValueError(f"{name} as {self.role} generates keys: pass an entropy source")
+            raise ValueError(f"{name} as {role} generates keys: pass an entropy source")
 
     def _premessage_key(self, token: Token, mine: bool) -> bytes:
         """The public key a pre-message token stands for (checked present by now)."""
@@ -456,3 +455,31 @@ class HandshakeState:
     def __repr__(self) -> str:
         state = "failed" if self._failed else "complete" if self.complete else "running"
         return f"HandshakeState({self.protocol.name}, {self.role}, message={self._index}, {state})"
+
+
+@dataclass(frozen=True, slots=True)
+class _RolePlan:
+    """What one role of a pattern needs at Initialize(), worked out once per pattern."""
+
+    needs_s: bool
+    needs_rs: bool
+    needs_re: bool
+    premessage_e: bool
+    sends_e: bool
+    sends_e1: bool
+    psk_count: int
+
+
+@lru_cache(maxsize=256)
+def _role_plan(pattern: HandshakePattern, initiator: bool) -> _RolePlan:
+    peer_pre = pattern.responder_premessage if initiator else pattern.initiator_premessage
+    my_pre = pattern.initiator_premessage if initiator else pattern.responder_premessage
+    return _RolePlan(
+        needs_s=pattern.sends(initiator, Token.S),
+        needs_rs=Token.S in peer_pre,
+        needs_re=Token.E in peer_pre,
+        premessage_e=Token.E in my_pre,
+        sends_e=pattern.sends(initiator, Token.E),
+        sends_e1=pattern.sends(initiator, Token.E1),
+        psk_count=pattern.psk_count,
+    )
