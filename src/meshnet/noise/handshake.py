@@ -52,6 +52,14 @@ PSK_LEN = 32
 PayloadBuilder = Callable[[bytes], bytes]
 """Called with ``h`` just before the payload is encrypted; returns the payload."""
 
+# DH token -> (initiator's key is static, responder's key is static), §5.3.
+_DH_OPERANDS = {
+    Token.EE: (False, False),
+    Token.ES: (False, True),
+    Token.SE: (True, False),
+    Token.SS: (True, True),
+}
+
 
 class HandshakeState:
     """One party's handshake: a ``SymmetricState`` plus ``s``, ``e``, ``rs``, ``re`` (§5.3).
@@ -394,30 +402,13 @@ class HandshakeState:
         if token is Token.PSK:
             self._symmetric.mix_key_and_hash(self._psks.pop(0))
             return
-        assert token in DH_TOKENS
-        dh = self.protocol.dh
-        local_static = (
-            token in (Token.SE, Token.SS)
-            if self.initiator
-            else token
-            in (
-                Token.ES,
-                Token.SS,
-            )
-        )
-        remote_static = (
-            token in (Token.ES, Token.SS)
-            if self.initiator
-            else token
-            in (
-                Token.SE,
-                Token.SS,
-            )
-        )
+        local_static, remote_static = _DH_OPERANDS[token]
+        if not self.initiator:  # canonical notation names the initiator's key first
+            local_static, remote_static = remote_static, local_static
         key_pair = self._s if local_static else self._e
         public = self._rs if remote_static else self._re
         assert key_pair is not None and public is not None
-        self._symmetric.mix_key(dh.dh(key_pair, public))
+        self._symmetric.mix_key(self.protocol.dh.dh(key_pair, public))
 
     def _overhead(self, tokens: tuple[Token, ...]) -> int:
         """Bytes a message adds around a payload of the given tokens (for size checks)."""
