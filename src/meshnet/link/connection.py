@@ -1,0 +1,643 @@
+"""``LinkConnection``: an established link: sealing, opening, probes, keepalives, rekeys.
+
+Theory of operation
+-------------------
+A connection holds up to three key epochs, each named by the index the peer puts in
+its TRANSPORT frames: the *current* epoch (we send with it), the *previous* one (kept
+for receiving only, ``old_keys_grace`` seconds after a rekey, so frames in flight are
+not lost) and, during a rekey, the *pending* one.
+
+A rekey is a fresh hybrid XX handshake carried in REKEY inner frames under the current
+keys (so a passive observer sees no handshake at all)::
+
+    A (rekey initiator)                       B
+    REKEY 1 (a_idx, msg1)          ---->      read, write msg2
+                                   <----      REKEY 2 (b_idx, msg2)
+    read msg2, write msg3; new epoch
+    is *pending*: A receives on it but
+    still sends on the old one
+    REKEY 3 (msg3)                 ---->      read msg3; B switches at once and sends
+                                              a KEEPALIVE on the new keys
+    first frame on the new epoch: A switches
+
+Neither side ever sends on keys the other cannot yet open, and the old receive keys
+stay for the grace period, so no frame in flight is lost; on stream transports the
+order is kept by the stream itself. Lost REKEY messages are retransmitted like the
+outer handshake; a rekey that does not finish in ``handshake_timeout`` is abandoned
+(the old keys stay) and tried again, and keys older than ``reject_after_time`` close
+the link. When both sides start a rekey at once, the one with the lower NodeId wins.
+
+Authentication failures are drops on datagram links (anyone can send a datagram) and
+fatal on stream links (a stream cannot be corrupted by accident under TCP's checks).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from meshnet.crypto.entropy import Entropy
+from meshnet.crypto.identity import Identity, SignatureVerifier
+from meshnet.errors import AuthenticationError, LocalError, RemoteError
+from meshnet.ids import LinkId
+from meshnet.link.config import LinkConfig
+from meshnet.link.events import (
+    LinkClosed,
+    LinkEvent,
+    LinkMeasured,
+    LinkPayloadReceived,
+    LinkRekeyed,
+)
+from meshnet.link.messages import (
+    TRANSPORT_HEADER,
+    Close,
+    CloseReason,
+    Data,
+    FrameType,
+    InnerFrame,
+    InnerType,
+    KeepAlive,
+    Probe,
+    ProbeEcho,
+    Rekey,
+    decode_inner,
+    encode_inner,
+)
+from meshnet.link.state import LinkInput, LinkState, Verdict, transition
+from meshnet.link.status import LinkStatus
+from meshnet.noise.authenticated import AuthenticatedHandshake, HandshakeResult
+from meshnet.noise.replay import ReplayWindow
+from meshnet.noise.transport import TransportCipher
+
+__all__ = ["REKEY_PROLOGUE", "LinkConnection", "Outbox"]
+
+Outbox = list[tuple[LinkId, bytes]]
+REKEY_PROLOGUE = b"meshnet-link-rekey-v1"
+_HEADER_SIZE = TRANSPORT_HEADER.size
+_COUNTER = struct.Struct(">Q")
+_MAX_OUTSTANDING_PROBES = 16
+_RESPONDER_REKEY_OFFSET = 5.0  # the handshake's responder rekeys a little later: fewer collisions
+_DATA = bytes([InnerType.DATA])
+_RTT_ALPHA, _RTT_BETA, _LOSS_ALPHA = 0.125, 0.25, 0.1
+
+_CLOSE_INPUT = {
+    CloseReason.PEER_TIMEOUT: LinkInput.PEER_TIMED_OUT,
+    CloseReason.HANDSHAKE_TIMEOUT: LinkInput.HANDSHAKE_TIMED_OUT,
+    CloseReason.TRANSPORT_LOST: LinkInput.TRANSPORT_LOST,
+    CloseReason.PROTOCOL_ERROR: LinkInput.PROTOCOL_VIOLATED,
+    CloseReason.AUTHENTICATION_FAILED: LinkInput.PROTOCOL_VIOLATED,
+}
+
+
+@dataclass(slots=True, eq=False)
+class _Epoch:
+    local_index: int
+    remote_index: int
+    send: TransportCipher
+    receive: TransportCipher
+    replay: ReplayWindow | None  # datagram links
+    started: float
+    next_counter: int = 0  # stream links: the only counter accepted next
+    frames_sent: int = 0
+    retired_at: float = 0.0
+
+    def clear(self) -> None:
+        self.send.clear()
+        self.receive.clear()
+
+
+@dataclass(slots=True, eq=False)
+class _Rekey:
+    handshake: AuthenticatedHandshake
+    initiator: bool
+    local_index: int
+    started: float
+    retry_at: float
+    retry_delay: float
+    message: bytes = b""  # our last REKEY inner frame, for retransmission
+    remote_index: int = 0
+    pending: _Epoch | None = None
+
+
+@dataclass(slots=True)
+class _Counters:
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    frames_sent: int = 0
+    frames_received: int = 0
+    rekeys: int = 0
+    drops: dict[str, int] = field(default_factory=dict)
+
+
+class LinkConnection:
+    """An established, encrypted link to one neighbour (built by ``LinkHandshake``)."""
+
+    def __init__(
+        self,
+        *,
+        link: LinkId,
+        identity: Identity,
+        result: HandshakeResult,
+        local_index: int,
+        remote_index: int,
+        outbound: bool,
+        datagram: bool,
+        config: LinkConfig,
+        entropy: Entropy,
+        verifier: SignatureVerifier,
+        extension: bytes,
+        outbox: Outbox,
+        events: deque[LinkEvent],
+        finish_frame: bytes | None,
+        now: float,
+        allocate_index: Callable[[], int] | None = None,
+    ) -> None:
+        self.link = link
+        self.peer = result.peer
+        self.peer_record = result.peer_record
+        self.peer_extension = result.peer_extension
+        self.outbound = outbound
+        self.datagram = datagram
+        self.state = LinkState.ESTABLISHED
+        self.created = now
+        self.endpoint = ""
+        self.indices_version = 0
+        self.counters = _Counters()
+        self._identity = identity
+        self._config = config
+        self._entropy = entropy
+        self._verifier = verifier
+        self._extension = extension
+        self._outbox = outbox
+        self._events = events
+        self._allocate_index = allocate_index or self._random_index
+        self._current = self._epoch(result, local_index, remote_index, now)
+        self._previous: _Epoch | None = None
+        self._rekey: _Rekey | None = None
+        self._finish_frame = finish_frame  # initiator: resent until the peer is heard
+        self._finish_delay = config.handshake_retry
+        self._finish_at = now + self._finish_delay if finish_frame else None
+        self._last_sent = now
+        self._last_received = now
+        self._next_probe = now
+        self._probes: dict[int, float] = {}
+        self._probe_seq = 0
+        self.srtt: float | None = None
+        self.rttvar: float | None = None
+        self.loss = 0.0
+        if finish_frame is not None:
+            self._raw(finish_frame)
+        else:  # responder: confirm at once so the initiator stops resending FINISH
+            self._seal(encode_inner(KeepAlive()), now)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _random_index(self) -> int:
+        return int.from_bytes(self._entropy.random_bytes(4), "big") or 1
+
+    def _epoch(self, result: HandshakeResult, local: int, remote: int, now: float) -> _Epoch:
+        replay = ReplayWindow(self._config.replay_window) if self.datagram else None
+        return _Epoch(local, remote, result.send, result.receive, replay, now)
+
+    def _drop(self, reason: str) -> None:
+        drops = self.counters.drops
+        drops[reason] = drops.get(reason, 0) + 1
+
+    def _raw(self, frame: bytes) -> None:
+        self._outbox.append((self.link, frame))
+        self.counters.bytes_sent += len(frame)
+        self.counters.frames_sent += 1
+
+    def _seal(self, inner: bytes, now: float) -> None:
+        epoch = self._current
+        header = TRANSPORT_HEADER.pack(
+            FrameType.TRANSPORT, epoch.remote_index, epoch.send.next_counter
+        )
+        _, ciphertext = epoch.send.encrypt(inner, header)
+        self._raw(header + ciphertext)
+        self._last_sent = now
+        epoch.frames_sent += 1
+
+    def indices(self) -> tuple[int, ...]:
+        """Our indices that the peer may address frames to, current first."""
+        found = [self._current.local_index]
+        if self._previous is not None:
+            found.append(self._previous.local_index)
+        if self._rekey is not None:
+            found.append(self._rekey.local_index)
+        return tuple(found)
+
+    def _epoch_for(self, index: int) -> _Epoch | None:
+        if index == self._current.local_index:
+            return self._current
+        if self._previous is not None and index == self._previous.local_index:
+            return self._previous
+        rekey = self._rekey
+        if rekey is not None and rekey.pending is not None and index == rekey.local_index:
+            return rekey.pending
+        return None
+
+    # -- commands from above ---------------------------------------------------------
+
+    def send_payload(self, payload: bytes, now: float) -> None:
+        """Seal ``payload`` into a DATA frame for the neighbour.
+
+        Raises:
+            StateError: the link is closed.
+            LocalError: the payload is larger than ``LinkConfig.max_payload``.
+        """
+        transition(self.state, LinkInput.SEND_REQUESTED)
+        if len(payload) > self._config.max_payload:
+            raise LocalError(
+                f"payload of {len(payload)} bytes over the link limit {self._config.max_payload}"
+            )
+        self._seal(_DATA + payload, now)
+        if self._current.frames_sent >= self._config.rekey_after_frames and self._rekey is None:
+            self._start_rekey(now)
+
+    def close(self, now: float, reason: CloseReason = CloseReason.NORMAL, detail: str = "") -> None:
+        """Say goodbye to the neighbour (best effort) and close."""
+        if self.state is LinkState.CLOSED:
+            return
+        self._seal(encode_inner(Close(reason, detail)), now)
+        self._finish(reason, detail or reason.name.lower(), by_peer=False)
+
+    def transport_lost(self) -> None:
+        """The carrier went away; close without a goodbye."""
+        self._finish(CloseReason.TRANSPORT_LOST, "transport lost", by_peer=False)
+
+    def retire(self) -> None:
+        """Erase every key without an event: a newer connection took over this link."""
+        self.state = LinkState.CLOSED
+        self._erase_keys()
+
+    def _erase_keys(self) -> None:
+        self._current.clear()
+        if self._previous is not None:
+            self._previous.clear()
+            self._previous = None
+        if self._rekey is not None and self._rekey.pending is not None:
+            self._rekey.pending.clear()
+        self._rekey = None
+        self.indices_version += 1
+
+    def _finish(self, reason: CloseReason, detail: str, *, by_peer: bool) -> None:
+        inp = (
+            LinkInput.CLOSE_RECEIVED
+            if by_peer
+            else _CLOSE_INPUT.get(reason, LinkInput.CLOSE_REQUESTED)
+        )
+        if transition(self.state, inp).verdict is not Verdict.ACCEPT:
+            return
+        self.state = LinkState.CLOSED
+        self._erase_keys()
+        self._events.append(
+            LinkClosed(
+                link=self.link, peer=self.peer, reason=reason, detail=detail, by_peer=by_peer
+            )
+        )
+
+    # -- bytes from below ------------------------------------------------------------
+
+    def receive_transport(self, index: int, frame: bytes, now: float) -> bool:
+        """Open one TRANSPORT frame addressed to our ``index``.
+
+        Returns:
+            True when the frame authenticated (the caller may then move the link to
+            the transport it came from: roaming).
+        """
+        if self.state is LinkState.CLOSED:
+            self._drop("closed")
+            return False
+        epoch = self._epoch_for(index)
+        if epoch is None:
+            self._drop("stale_index")
+            return False
+        counter = _COUNTER.unpack_from(frame, 5)[0]
+        if epoch.replay is not None:
+            if not epoch.replay.check(counter):
+                self._drop("replay")
+                return False
+        elif counter != epoch.next_counter:
+            self._fatal(CloseReason.PROTOCOL_ERROR, "frame counter out of sequence")
+            return False
+        view = memoryview(frame)
+        try:
+            plaintext = epoch.receive.decrypt(counter, view[_HEADER_SIZE:], frame[:_HEADER_SIZE])
+        except AuthenticationError:
+            if epoch.replay is not None:
+                self._drop("authentication")
+                return False
+            self._fatal(CloseReason.AUTHENTICATION_FAILED, "frame failed authentication")
+            return False
+        if epoch.replay is not None:
+            epoch.replay.accept(counter)
+        else:
+            epoch.next_counter += 1
+        counters = self.counters
+        counters.bytes_received += len(frame)
+        counters.frames_received += 1
+        self._last_received = now
+        if self._finish_frame is not None:
+            self._finish_frame = self._finish_at = None
+        rekey = self._rekey
+        if rekey is not None and epoch is rekey.pending:
+            self._switch_to(epoch, now)
+        if plaintext[:1] == _DATA:  # the hot path: skip building a Data object
+            self._events.append(LinkPayloadReceived(link=self.link, payload=plaintext[1:]))
+            return True
+        try:
+            inner = decode_inner(plaintext)
+        except RemoteError:
+            self._drop("malformed_inner")
+            return True
+        self._dispatch(inner, now)
+        return True
+
+    def reconfirm(self, now: float) -> None:
+        """The peer resent FINISH: it has not heard us yet, so send it a keepalive."""
+        if self.state is not LinkState.CLOSED and not self.outbound:
+            self._seal(encode_inner(KeepAlive()), now)
+
+    def _fatal(self, reason: CloseReason, detail: str) -> None:
+        self._drop(reason.name.lower())
+        self._finish(reason, detail, by_peer=False)
+
+    def _dispatch(self, inner: InnerFrame, now: float) -> None:
+        if isinstance(inner, Data):
+            self._events.append(LinkPayloadReceived(link=self.link, payload=inner.payload))
+        elif isinstance(inner, Probe):
+            self._seal(encode_inner(ProbeEcho(inner.probe_id)), now)
+        elif isinstance(inner, ProbeEcho):
+            self._on_echo(inner.probe_id, now)
+        elif isinstance(inner, Close):
+            self._finish(
+                inner.reason,
+                f"peer closed: {inner.text or inner.reason.name.lower()}",
+                by_peer=True,
+            )
+        elif isinstance(inner, Rekey):
+            self._on_rekey(inner, now)
+
+    # -- measurements ----------------------------------------------------------------
+
+    def _send_probe(self, now: float) -> None:
+        self._probe_seq = (self._probe_seq + 1) & 0xFFFFFFFF
+        if len(self._probes) >= _MAX_OUTSTANDING_PROBES:
+            oldest = next(iter(self._probes))
+            del self._probes[oldest]
+            self._record_loss(lost=True)
+        self._probes[self._probe_seq] = now
+        self._seal(encode_inner(Probe(self._probe_seq)), now)
+        self._next_probe = now + self._config.probe_interval
+
+    def _on_echo(self, probe_id: int, now: float) -> None:
+        sent = self._probes.pop(probe_id, None)
+        if sent is None:
+            self._drop("unexpected_echo")
+            return
+        rtt = max(now - sent, 0.0)
+        if self.srtt is None or self.rttvar is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar += _RTT_BETA * (abs(self.srtt - rtt) - self.rttvar)
+            self.srtt += _RTT_ALPHA * (rtt - self.srtt)
+        if self.datagram:
+            self._record_loss(lost=False)
+        self._events.append(LinkMeasured(link=self.link, rtt=rtt, lost=False))
+
+    def _record_loss(self, *, lost: bool) -> None:
+        self.loss += _LOSS_ALPHA * ((1.0 if lost else 0.0) - self.loss)
+        if lost:
+            self._events.append(LinkMeasured(link=self.link, rtt=None, lost=True))
+
+    def _expire_probes(self, now: float) -> None:
+        if not self.datagram:
+            return
+        limit = now - self._config.probe_timeout
+        while self._probes:
+            probe_id, sent = next(iter(self._probes.items()))
+            if sent > limit:
+                return
+            del self._probes[probe_id]
+            self._record_loss(lost=True)
+
+    # -- rekeying --------------------------------------------------------------------
+
+    def _rekey_due_at(self) -> float:
+        offset = 0.0 if self.outbound else _RESPONDER_REKEY_OFFSET
+        return self._current.started + self._config.rekey_after_time + offset
+
+    def _new_handshake(self, *, initiator: bool) -> AuthenticatedHandshake:
+        return AuthenticatedHandshake(
+            identity=self._identity,
+            initiator=initiator,
+            pattern="XX",
+            hybrid=self._config.hybrid,
+            expected_peer=self.peer,
+            prologue=REKEY_PROLOGUE,
+            extension=self._extension,
+            entropy=self._entropy,
+            verifier=self._verifier,
+        )
+
+    def _begin(self, handshake: AuthenticatedHandshake, *, initiator: bool, now: float) -> _Rekey:
+        if self.state is LinkState.ESTABLISHED:
+            self.state = transition(self.state, LinkInput.REKEY_DUE).next_state
+        rekey = _Rekey(
+            handshake=handshake,
+            initiator=initiator,
+            local_index=self._allocate_index(),
+            started=now,
+            retry_at=now + self._config.handshake_retry,
+            retry_delay=self._config.handshake_retry,
+        )
+        self._rekey = rekey
+        self.indices_version += 1
+        return rekey
+
+    def _send_rekey(self, rekey: _Rekey, frame: Rekey, now: float) -> None:
+        rekey.message = encode_inner(frame)
+        self._seal(rekey.message, now)
+
+    def _start_rekey(self, now: float) -> None:
+        if transition(self.state, LinkInput.REKEY_DUE).verdict is not Verdict.ACCEPT:
+            return
+        handshake = self._new_handshake(initiator=True)
+        rekey = self._begin(handshake, initiator=True, now=now)
+        self._send_rekey(rekey, Rekey(1, rekey.local_index, handshake.write_message()), now)
+
+    def _abandon_rekey(self) -> None:
+        rekey = self._rekey
+        if rekey is None:
+            return
+        if rekey.pending is not None:
+            rekey.pending.clear()
+        self._rekey = None
+        self.indices_version += 1
+        if self.state is LinkState.REKEYING:
+            self.state = transition(self.state, LinkInput.HANDSHAKE_TIMED_OUT).next_state
+
+    def _on_rekey(self, frame: Rekey, now: float) -> None:
+        try:
+            if frame.step == 1:
+                self._on_rekey_1(frame, now)
+            elif frame.step == 2:
+                self._on_rekey_2(frame, now)
+            else:
+                self._on_rekey_3(frame, now)
+        except RemoteError:
+            self._drop("rekey_failed")
+            self._abandon_rekey()
+
+    def _on_rekey_1(self, frame: Rekey, now: float) -> None:
+        rekey = self._rekey
+        if rekey is not None and not rekey.initiator and frame.sender_index == rekey.remote_index:
+            self._seal(rekey.message, now)  # our step 2 was lost: send it again
+            return
+        if rekey is not None and rekey.initiator and self._identity.node_id < self.peer:
+            self._drop("rekey_collision")  # both started: ours wins, the peer answers it
+            return
+        self._abandon_rekey()
+        handshake = self._new_handshake(initiator=False)
+        handshake.read_message(frame.message)
+        rekey = self._begin(handshake, initiator=False, now=now)
+        rekey.remote_index = frame.sender_index
+        self._send_rekey(rekey, Rekey(2, rekey.local_index, handshake.write_message()), now)
+
+    def _on_rekey_2(self, frame: Rekey, now: float) -> None:
+        rekey = self._rekey
+        if rekey is None or not rekey.initiator:
+            self._drop("rekey_unexpected")
+            return
+        if rekey.pending is not None:
+            self._seal(rekey.message, now)  # a duplicate step 2: our step 3 was lost
+            return
+        rekey.handshake.read_message(frame.message)
+        msg3 = rekey.handshake.write_message()
+        rekey.remote_index = frame.sender_index
+        rekey.pending = self._epoch(
+            rekey.handshake.result(), rekey.local_index, frame.sender_index, now
+        )
+        self._send_rekey(rekey, Rekey(3, 0, msg3), now)
+
+    def _on_rekey_3(self, frame: Rekey, now: float) -> None:
+        rekey = self._rekey
+        if rekey is None or rekey.initiator:
+            # We switched already and our confirmation was lost: confirm again.
+            self._seal(encode_inner(KeepAlive()), now)
+            return
+        rekey.handshake.read_message(frame.message)
+        epoch = self._epoch(rekey.handshake.result(), rekey.local_index, rekey.remote_index, now)
+        self._switch_to(epoch, now)
+        self._seal(encode_inner(KeepAlive()), now)
+
+    def _switch_to(self, epoch: _Epoch, now: float) -> None:
+        old = self._current
+        if self._previous is not None:
+            self._previous.clear()
+        old.send.clear()  # never send on it again; receive for the grace period
+        old.retired_at = now
+        self._previous = old
+        self._current = epoch
+        self._rekey = None
+        self.indices_version += 1
+        self.counters.rekeys += 1
+        self.state = transition(self.state, LinkInput.REKEY_COMPLETED).next_state
+        self._events.append(LinkRekeyed(link=self.link))
+
+    # -- time ------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        if self.state is LinkState.CLOSED:
+            return None
+        config = self._config
+        deadline = min(
+            self._last_received + config.dead_peer_timeout,
+            self._last_sent + config.keepalive_interval,
+            self._next_probe,
+            self._current.started + config.reject_after_time,
+        )
+        rekey = self._rekey
+        if rekey is None:
+            deadline = min(deadline, self._rekey_due_at())
+        else:
+            deadline = min(deadline, rekey.started + config.handshake_timeout, rekey.retry_at)
+        if self._previous is not None:
+            deadline = min(deadline, self._previous.retired_at + config.old_keys_grace)
+        if self._finish_at is not None:
+            deadline = min(deadline, self._finish_at)
+        if self.datagram and self._probes:
+            deadline = min(deadline, next(iter(self._probes.values())) + config.probe_timeout)
+        return deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self.state is LinkState.CLOSED:
+            return
+        config = self._config
+        if now >= self._last_received + config.dead_peer_timeout:
+            self._finish(CloseReason.PEER_TIMEOUT, "no frame from the peer", by_peer=False)
+            return
+        if now >= self._current.started + config.reject_after_time:
+            self.close(now, CloseReason.PROTOCOL_ERROR, "keys could not be replaced in time")
+            return
+        self._expire_probes(now)
+        if self._previous is not None and now >= self._previous.retired_at + config.old_keys_grace:
+            self._previous.clear()
+            self._previous = None
+            self.indices_version += 1
+        if (
+            self._finish_frame is not None
+            and self._finish_at is not None
+            and now >= self._finish_at
+        ):
+            self._raw(self._finish_frame)
+            self._finish_delay *= 2
+            self._finish_at = now + self._finish_delay
+        self._rekey_timers(now)
+        if now >= self._next_probe:
+            self._send_probe(now)
+        if now >= self._last_sent + config.keepalive_interval:
+            self._seal(encode_inner(KeepAlive()), now)
+
+    def _rekey_timers(self, now: float) -> None:
+        rekey = self._rekey
+        if rekey is None:
+            if now >= self._rekey_due_at():
+                self._start_rekey(now)
+            return
+        if now >= rekey.started + self._config.handshake_timeout:
+            self._drop("rekey_timeout")
+            self._abandon_rekey()
+            return
+        if now >= rekey.retry_at:
+            rekey.retry_delay *= 2
+            rekey.retry_at = now + rekey.retry_delay
+            if rekey.initiator and rekey.message:
+                self._seal(rekey.message, now)
+
+    # -- inspection ------------------------------------------------------------------
+
+    def status(self, now: float) -> LinkStatus:
+        counters = self.counters
+        return LinkStatus(
+            link=self.link,
+            peer=str(self.peer),
+            endpoint=self.endpoint,
+            state=self.state.value,
+            outbound=self.outbound,
+            datagram=self.datagram,
+            age=now - self.created,
+            srtt=self.srtt,
+            rttvar=self.rttvar,
+            loss=self.loss,
+            bytes_sent=counters.bytes_sent,
+            bytes_received=counters.bytes_received,
+            frames_sent=counters.frames_sent,
+            frames_received=counters.frames_received,
+            rekeys=counters.rekeys,
+            key_age=now - self._current.started,
+            drops=tuple(sorted(counters.drops.items())),
+        )

@@ -1,0 +1,24 @@
+"""``NodeConfig``: the settings of one node, grouped by layer.
+
+Reading and validating the TOML file is the runtime's job; this module holds the
+validated values and their defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from meshnet.link.config import LinkConfig
+from meshnet.node.peers import Backoff
+
+__all__ = ["NodeConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    link: LinkConfig = field(default_factory=LinkConfig)
+    """Link timers, limits and the handshake mode."""
+    backoff: Backoff = field(default_factory=Backoff)
+    """How configured peers are redialled."""
+    handshake_extension: bytes = b""
+    """Opaque bytes carried in our link handshake payloads."""

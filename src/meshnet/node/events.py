@@ -1,0 +1,65 @@
+"""The events a ``Node`` reports to its driver, the API and the simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshnet.crypto.identity import NodeId
+from meshnet.ids import LinkId
+
+__all__ = [
+    "NeighbourDataReceived",
+    "NodeEvent",
+    "PeerConnected",
+    "PeerDisconnected",
+    "PeerDialFailed",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerConnected:
+    peer: NodeId
+    """The neighbour's proven identity."""
+    link: LinkId
+    """The link to it."""
+    endpoint: str
+    """Where it was reached."""
+    outbound: bool
+    """True when we dialled."""
+    first_contact: bool
+    """True when the identity was learned on this connection (trust on first use)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerDisconnected:
+    peer: NodeId
+    """The neighbour whose link closed."""
+    link: LinkId
+    """The link that closed."""
+    reason: str
+    """Why, in words (``peer_timeout``, ``transport_lost``, ``normal`` ...)."""
+    by_peer: bool
+    """True when the neighbour said goodbye."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerDialFailed:
+    endpoint: str
+    """The endpoint we tried."""
+    reason: str
+    """What went wrong (refused, timed out, the wrong identity ...)."""
+    retry_in: float | None
+    """Seconds until the next attempt, or None when the endpoint is not configured."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeighbourDataReceived:
+    peer: NodeId
+    """The neighbour that sent the payload."""
+    link: LinkId
+    """The link it came on."""
+    payload: bytes
+    """The bytes it sent."""
+
+
+NodeEvent = PeerConnected | PeerDisconnected | PeerDialFailed | NeighbourDataReceived
