@@ -29,6 +29,7 @@ from meshnet.sim.network import SimNetwork
 
 __all__ = [
     "CrashNode",
+    "Fault",
     "CutLink",
     "DegradeLinks",
     "FaultSpec",
@@ -42,13 +43,31 @@ __all__ = [
 Edge = tuple[int, int]
 
 
+class Fault:
+    """What every fault offers; subclasses are frozen dataclasses with an ``at`` time."""
+
+    __slots__ = ()
+
+    def apply(self, network: SimNetwork) -> None:
+        """Make the change on ``network`` now."""
+        raise NotImplementedError
+
+    def undo(self) -> FaultSpec | None:
+        """The fault that ends this one after its ``duration``, or None."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """The JSON-ready fields of this fault's trace record (``fault`` = its kind)."""
+        raise NotImplementedError
+
+
 def _check_duration(duration: float | None) -> None:
     if duration is not None and duration <= 0:
         raise ConfigError(f"a fault duration must be > 0, got {duration!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CutLink:
+class CutLink(Fault):
     """The link between ``a`` and ``b`` goes down."""
 
     at: float
@@ -73,7 +92,7 @@ class CutLink:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RepairLink:
+class RepairLink(Fault):
     """The cut link between ``a`` and ``b`` comes back."""
 
     at: float
@@ -83,15 +102,12 @@ class RepairLink:
     def apply(self, network: SimNetwork) -> None:
         network.clear_down(network.link(self.a, self.b), DownCause.CUT)
 
-    def undo(self) -> None:
-        return None
-
     def describe(self) -> dict[str, Any]:
         return {"fault": "repair", "edge": [self.a, self.b]}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Partition:
+class Partition(Fault):
     """Links between different ``groups`` go down (unlisted nodes form one more group)."""
 
     at: float
@@ -120,7 +136,7 @@ class Partition:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Heal:
+class Heal(Fault):
     """The current partition ends."""
 
     at: float
@@ -128,15 +144,12 @@ class Heal:
     def apply(self, network: SimNetwork) -> None:
         network.heal()
 
-    def undo(self) -> None:
-        return None
-
     def describe(self) -> dict[str, Any]:
         return {"fault": "heal"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CrashNode:
+class CrashNode(Fault):
     """Node ``node`` stops; with ``keep_state`` it is frozen rather than lost."""
 
     at: float
@@ -166,7 +179,7 @@ class CrashNode:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RestartNode:
+class RestartNode(Fault):
     """The crashed node ``node`` comes back."""
 
     at: float
@@ -175,15 +188,12 @@ class RestartNode:
     def apply(self, network: SimNetwork) -> None:
         network.restart(self.node)
 
-    def undo(self) -> None:
-        return None
-
     def describe(self) -> dict[str, Any]:
         return {"fault": "restart", "node": self.node}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class DegradeLinks:
+class DegradeLinks(Fault):
     """Links (all of them when ``edges`` is None) get ``changes`` on their profile."""
 
     at: float
@@ -217,7 +227,7 @@ class DegradeLinks:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RestoreLinks:
+class RestoreLinks(Fault):
     """Links (all when ``edges`` is None) get their scenario profile back."""
 
     at: float
@@ -226,9 +236,6 @@ class RestoreLinks:
     def apply(self, network: SimNetwork) -> None:
         for a, b in list(self.edges) if self.edges is not None else list(network.links):
             network.set_profile(a, b, None)
-
-    def undo(self) -> None:
-        return None
 
     def describe(self) -> dict[str, Any]:
         edges = None if self.edges is None else [list(e) for e in self.edges]

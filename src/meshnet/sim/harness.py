@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from meshnet.crypto.entropy import SeededEntropy
 from meshnet.errors import LocalError, StateError
 from meshnet.ids import TransportId
+from meshnet.sim.link import Carrier
 
 if TYPE_CHECKING:
     from meshnet.crypto.identity import NodeId
@@ -233,7 +234,7 @@ class SimNode:
         self.frozen = False
         """Crashed with its state kept: the same object resumes at restart."""
         self.incarnation = 0
-        self.transports: dict[TransportId, Any] = {}
+        self.transports: dict[TransportId, Carrier] = {}
         """This node's open transports and the carrier each one rides on."""
         self._next_transport = 1
         self._timer_gen = 0
