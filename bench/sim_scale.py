@@ -30,21 +30,18 @@ import sys
 import time
 from pathlib import Path
 
+from meshnet.crypto.entropy import SeededEntropy
+from meshnet.crypto.identity import NodeId
+from meshnet.ids import TransportId
+from meshnet.sim.harness import NodeFactory
+from meshnet.sim.profile import LinkProfile
+from meshnet.sim.registry import resolve_node_factory
+from meshnet.sim.sampling import Sampler
+from meshnet.sim.simulation import MeasureSpec, Simulation
+from meshnet.sim.topology import pair, random_geometric
+from meshnet.sim.traffic import RandomPairs
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # for tests.sim.toynode
-
-from meshnet.crypto.entropy import SeededEntropy  # noqa: E402
-from meshnet.crypto.identity import NodeId  # noqa: E402
-from meshnet.ids import TransportId  # noqa: E402
-from meshnet.sim.harness import NodeFactory  # noqa: E402
-from meshnet.sim.profile import LinkProfile  # noqa: E402
-from meshnet.sim.registry import resolve_node_factory  # noqa: E402
-from meshnet.sim.sampling import Sampler  # noqa: E402
-from meshnet.sim.simulation import MeasureSpec, Simulation  # noqa: E402
-from meshnet.sim.topology import pair, random_geometric  # noqa: E402
-from meshnet.sim.traffic import RandomPairs  # noqa: E402
-
 TOY = "tests.sim.toynode:make_toy_node"
 
 
@@ -113,7 +110,11 @@ def simulator_overhead(seconds: float) -> float:
 
 
 def factory_for(name: str) -> NodeFactory:
-    return resolve_node_factory(TOY if name == "toy" else name)
+    if name != "toy":
+        return resolve_node_factory(name)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # the toy node lives in tests/sim/toynode.py
+    return resolve_node_factory(TOY)
 
 
 def run(nodes: int, seconds: float, rate: float, node: str, seed: int) -> dict[str, object]:
