@@ -107,10 +107,16 @@ def test_partition_and_heal() -> None:
 
 def test_new_partition_replaces_the_old() -> None:
     sim = build_network(n=4, topology="line", node_factory=ToyFactory(), profile=FAST)
+    sim.run_for(1.0)
     sim.partition([0, 1])
-    sim.partition([0])
+    sim.run_for(1.0)
+    sim.partition([0, 2, 3])  # 0-1 and 1-2 cross the new split; 1-2 stays down untouched
+    sim.run_for(1.0)
     truth = sim.network.truth()
-    assert truth.reachable(1, 3) and not truth.reachable(0, 1)
+    assert truth.reachable(2, 3) and not truth.reachable(0, 1) and not truth.reachable(1, 2)
+    links = [(r["a"], r["b"], r["up"]) for r in kinds(sim, "link")]
+    assert links == [(1, 2, False), (0, 1, False)]
+    assert toy(sim, 2).closed_transports == [1]  # its link to 1 was cut once, not twice
 
 
 def test_crash_loses_state_and_restart_rebuilds_the_same_identity() -> None:

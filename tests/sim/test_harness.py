@@ -193,3 +193,24 @@ def test_restarted_node_must_keep_its_identity() -> None:
     sim.crash(1)
     with pytest.raises(StateError, match="factory must rebuild the identity"):
         sim.restart(1)
+
+
+def test_describe_event_handles_enums_and_infinities() -> None:
+    import enum
+
+    class Reason(enum.Enum):
+        TIMEOUT = 1
+
+    @dataclass
+    class PeerDialFailed:
+        reason: Reason
+        retry_in: float
+        count: int
+
+    described = describe_event(PeerDialFailed(Reason.TIMEOUT, float("inf"), 3))
+    assert described == {
+        "type": "PeerDialFailed",
+        "reason": "TIMEOUT",
+        "retry_in": "inf",
+        "count": 3,
+    }

@@ -25,6 +25,8 @@ node layer's classes change.
 from __future__ import annotations
 
 import dataclasses
+import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -174,14 +176,16 @@ def describe_event(event: object) -> dict[str, Any]:
     if dataclasses.is_dataclass(event) and not isinstance(event, type):
         for field in dataclasses.fields(event):
             value = getattr(event, field.name)
-            if value is None or isinstance(value, bool | int | float | str):
+            if isinstance(value, enum.Enum):
+                out[field.name] = value.name
+            elif isinstance(value, float) and not math.isfinite(value):
+                out[field.name] = repr(value)  # JSON has no inf or nan
+            elif value is None or isinstance(value, bool | int | float | str):
                 out[field.name] = value
             elif isinstance(value, bytes):
                 out[field.name] = f"<{len(value)} bytes>"
             elif hasattr(value, "raw"):  # a NodeId
                 out[field.name] = str(value)
-            elif hasattr(value, "name") and hasattr(value, "value"):  # an Enum
-                out[field.name] = value.name
     return out
 
 

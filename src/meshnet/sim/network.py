@@ -373,9 +373,8 @@ class SimNetwork:
         """Split the network: links between different groups go down.
 
         Nodes not named in any group form one more group. A new partition replaces the
-        current one.
+        current one: links it leaves cut stay down (no carrier churn), the others heal.
         """
-        self.heal()
         group = [len(groups)] * self.topology.nodes
         for number, members in enumerate(groups):
             for node in members:
@@ -384,6 +383,8 @@ class SimNetwork:
         for link in self.links.values():
             if group[link.a] != group[link.b]:
                 self.set_down(link, DownCause.PARTITION, silent=silent)
+            else:
+                self.clear_down(link, DownCause.PARTITION)
 
     def heal(self) -> None:
         """End the current partition."""
