@@ -1,0 +1,246 @@
+"""``Flooding``: the control plane. Our announcements, everyone else's, and database sync.
+
+Receiving an ANNOUNCE (docs/protocol/routing.md §2-§3), in order:
+
+1. refuse it unread if it is over ``MAX_ANNOUNCEMENT``; decode it (``malformed``);
+2. an announcement of our own id: an echo of ours is a duplicate; a newer one, once
+   its signature verifies, is a previous life of ours (we restarted without our
+   sequence number): jump above it and announce again at once;
+3. the database's cheap checks (``duplicate``, ``stale``, ``expired``, ``database_full``);
+4. signatures (record and announcement), through the shared caching verifier. A link
+   whose bad signatures outrun ``bad_signature_rate`` is ``penalised``: its
+   announcements are dropped unverified until its bucket refills;
+5. the origin's rate limit (``rate_limited``: the latest is installed later);
+6. install, and queue it for every neighbour except the one it came from.
+
+A new link gets a SUMMARY of the whole database, in chunks of 32 origins; a neighbour
+receiving one queues every announcement the summary lacks or lists older. Both sides do
+this, so after one exchange each holds the newer of every entry (bounded: one queued
+entry per origin per link).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
+from meshnet.errors import DecodeError
+from meshnet.routing.announce import AnnounceScheduler, AnnounceTrigger
+from meshnet.routing.config import RoutingConfig
+from meshnet.routing.lsdb import LinkStateDatabase, Verdict
+from meshnet.routing.messages import (
+    MAX_ANNOUNCEMENT,
+    MAX_NEIGHBOURS,
+    Announcement,
+    NeighbourEntry,
+    Summary,
+    decode_announcement,
+    decode_summary,
+    encode_summary,
+    prefix_of,
+)
+from meshnet.routing.neighbours import Neighbour, Neighbours
+from meshnet.routing.policy import PathPolicy
+from meshnet.routing.table import RouteTable
+
+__all__ = ["Flooding", "Rejection"]
+
+_MAX_SEQUENCE = (1 << 63) - 1
+
+
+class Rejection(enum.StrEnum):
+    """Why an announcement was not installed, beyond the database's ``Verdict``."""
+
+    OVERSIZED = "oversized"
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    PENALISED = "penalised"
+    """Dropped unverified: its link sent too many bad signatures lately."""
+    OWN = "own"
+    """An announcement of our own id from a previous life: we jumped above it."""
+
+
+class Flooding:
+    """Makes our announcements and takes in, checks and floods everyone else's.
+
+    Args:
+        identity: signs our announcements.
+        config: timers and limits.
+        verifier: the shared caching signature verifier.
+        lsdb: the database it fills.
+        table: told when entries change, and when an origin's newer announcement
+            lifts a route-error suspension.
+        scheduler: paces our announcements.
+        neighbours: our links (their flood sets and control queues).
+        policy: picks the neighbours we announce when we have more than 64.
+        initial_sequence: the sequence number a previous run of ours reached.
+    """
+
+    def __init__(
+        self,
+        *,
+        identity: Identity,
+        config: RoutingConfig,
+        verifier: SignatureVerifier,
+        lsdb: LinkStateDatabase,
+        table: RouteTable,
+        scheduler: AnnounceScheduler,
+        neighbours: Neighbours,
+        policy: PathPolicy,
+        initial_sequence: int,
+    ) -> None:
+        self._identity = identity
+        self._me = identity.node_id
+        self._config = config
+        self._verifier = verifier
+        self._lsdb = lsdb
+        self._table = table
+        self._scheduler = scheduler
+        self._neighbours = neighbours
+        self._policy = policy
+        self.sequence = initial_sequence
+        self.endpoints: tuple[str, ...] = ()
+        self.accepted = 0
+        self.announced = 0
+        self.expired = 0
+        self.rejected: dict[str, int] = {}
+
+    def _reject(self, reason: str) -> None:
+        self.rejected[str(reason)] = self.rejected.get(str(reason), 0) + 1
+
+    def sequence_of(self, origin: NodeId) -> int:
+        """The sequence number we hold for ``origin`` (0 if none)."""
+        entry = self._lsdb.get(origin)
+        return entry.announcement.sequence if entry is not None else 0
+
+    # -- database sync ---------------------------------------------------------------
+
+    def summaries(self) -> list[bytes]:
+        """SUMMARY packets covering our whole database, for a new neighbour."""
+        held = [(origin, self.sequence_of(origin)) for origin in self._lsdb.origins()]
+        return [encode_summary(summary) for summary in Summary.chunk(held)]
+
+    def receive_summary(self, neighbour: Neighbour, data: bytes) -> bool:
+        """Queue for ``neighbour`` what its summary lacks; False if it does not parse."""
+        try:
+            summary = decode_summary(data)
+        except DecodeError:
+            return False
+        listed = dict(summary.entries)
+        for entry in self._lsdb.between(summary.low, summary.high):
+            theirs = listed.get(entry.announcement.origin)
+            if theirs is None or theirs < entry.announcement.sequence:
+                neighbour.flood[entry.announcement.origin] = None
+        return True
+
+    # -- others' announcements -------------------------------------------------------
+
+    def receive_announce(self, neighbour: Neighbour, data: bytes, now: float) -> None:
+        """Check, verify, install and flood an ANNOUNCE from ``neighbour``."""
+        if len(data) > MAX_ANNOUNCEMENT:
+            self._reject(Rejection.OVERSIZED)
+            return
+        try:
+            announcement, age = decode_announcement(data)
+        except DecodeError:
+            self._reject(Rejection.MALFORMED)
+            return
+        if announcement.origin == self._me:
+            self._receive_own(neighbour, announcement, now)
+            return
+        verdict = self._lsdb.classify(announcement, age)
+        if verdict is not None:
+            self._reject(verdict)
+        elif not neighbour.signatures.available(now):
+            self._reject(Rejection.PENALISED)
+        elif not announcement.verify(self._verifier):
+            neighbour.signatures.take(now)
+            self._reject(Rejection.BAD_SIGNATURE)
+        elif self._lsdb.admit(announcement, age, now) is Verdict.RATE_LIMITED:
+            self._reject(Verdict.RATE_LIMITED)
+        else:
+            self._installed(announcement, neighbour)
+
+    def _receive_own(self, neighbour: Neighbour, announcement: Announcement, now: float) -> None:
+        current = self._lsdb.get(self._me)
+        if announcement.sequence < self.sequence:
+            self._reject(Verdict.STALE)
+        elif (
+            announcement.sequence == self.sequence
+            and current is not None
+            and announcement.body == current.announcement.body
+        ):
+            self._reject(Verdict.DUPLICATE)
+        elif not announcement.verify(self._verifier):
+            neighbour.signatures.take(now)
+            self._reject(Rejection.BAD_SIGNATURE)
+        else:
+            self.sequence = min(announcement.sequence, _MAX_SEQUENCE - 1)
+            self._scheduler.request(AnnounceTrigger.SEQUENCE, now)
+            self._reject(Rejection.OWN)
+
+    def _installed(self, announcement: Announcement, source: Neighbour | None) -> None:
+        origin = announcement.origin
+        self.accepted += 1
+        for neighbour in self._neighbours:
+            if neighbour is not source:
+                neighbour.flood[origin] = None
+        if source is not None:
+            source.flood.pop(origin, None)
+        self._table.lift(origin, announcement.sequence)
+        self._table.invalidate()
+
+    # -- our announcements -----------------------------------------------------------
+
+    def _own_neighbours(self) -> tuple[NeighbourEntry, ...]:
+        view = self._neighbours.view(self._policy)
+        chosen = sorted(view, key=lambda peer: (self._policy.link_cost(view[peer]), peer))
+        entries: dict[bytes, NeighbourEntry] = {}
+        for peer in chosen[:MAX_NEIGHBOURS]:
+            entries.setdefault(prefix_of(peer), view[peer].to_entry(prefix_of(peer)))
+        return tuple(entries[prefix] for prefix in sorted(entries))
+
+    def announce(self, trigger: AnnounceTrigger, now: float) -> None:
+        """Make, install and flood our next announcement (unless it would say nothing new)."""
+        neighbours = self._own_neighbours()
+        current = self._lsdb.get(self._me)
+        if (
+            trigger in (AnnounceTrigger.TOPOLOGY, AnnounceTrigger.COST)
+            and current is not None
+            and current.announcement.neighbours == neighbours
+            and current.announcement.endpoints == self.endpoints
+        ):
+            self._scheduler.skipped()
+            return
+        self.sequence = min(self.sequence + 1, _MAX_SEQUENCE)
+        announcement = Announcement.create(
+            self._identity,
+            sequence=self.sequence,
+            lifetime=self._config.lifetime,
+            neighbours=neighbours,
+            endpoints=self.endpoints,
+        )
+        self._lsdb.install_own(announcement, now)
+        for neighbour in self._neighbours:
+            neighbour.flood[self._me] = None
+        self.announced += 1
+        self._scheduler.announced(trigger, now)
+
+    # -- time ------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        """When ``handle_timer`` must next run for the control plane."""
+        times = [t for t in (self._scheduler.due, self._lsdb.next_deadline()) if t is not None]
+        return min(times, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Expire entries, install deferred announcements, announce if due."""
+        expired, installed = self._lsdb.handle_timer(now)
+        if expired:
+            self.expired += len(expired)
+            self._table.invalidate()
+        for announcement in installed:
+            self._installed(announcement, None)
+        trigger = self._scheduler.trigger(now)
+        if trigger is not None:
+            self.announce(trigger, now)
