@@ -41,7 +41,7 @@ from meshnet.errors import ConfigError, StateError
 from meshnet.ids import TransportId
 from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
-from meshnet.node.events import NodeEvent
+from meshnet.node.events import NodeEvent, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address, parse_endpoint
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
@@ -395,6 +395,8 @@ class NodeDriver:
                     self._carry_out(command)
                 publish = self._hub.publish
                 while (event := node.next_event()) is not None:
+                    if isinstance(event, PeerDisconnected):
+                        self._counters[f"link_closed_{event.reason}"] += 1
                     publish(event)
                 if not self._again:
                     break
