@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import ipaddress
+import os
 import socket
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -107,6 +108,10 @@ class NodeDriver:
     @property
     def max_frame(self) -> int:
         return self._max_frame
+
+    @property
+    def linked_grace(self) -> float:
+        return self.node.config.link.dead_peer_timeout
 
     @property
     def reading(self) -> bool:
@@ -492,7 +497,7 @@ class NodeDriver:
         except TimeoutError:
             reason = f"no answer within {self._config.connect_timeout:g} s"
         except OSError as exc:
-            reason = exc.strerror or str(exc)
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         self.count("dial_failed")
         if self._state is _State.RUNNING:
             self.node.dial_failed(dial.dial, self.now(), reason)

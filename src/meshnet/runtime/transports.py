@@ -178,6 +178,10 @@ class CarrierHost(Protocol):
         """The largest frame a stream carrier accepts (and the MTU it reports)."""
 
     @property
+    def linked_grace(self) -> float:
+        """A UDP address we sent a link frame within this many seconds carries a link."""
+
+    @property
     def reading(self) -> bool:
         """False while event subscribers are backlogged: new carriers start paused."""
 

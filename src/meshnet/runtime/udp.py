@@ -11,8 +11,10 @@ to is a ``UdpPeer`` carrier with its own ``TransportId``:
   the address already had a carrier, the new one takes over receiving for it, and the
   old one stays until evicted, so a link riding it moves over (the link layer moves
   links to wherever their authenticated frames arrive from: roaming);
-* the table is bounded (``udp_max_peers``): the address heard from least recently is
-  closed first. Links probe every few seconds, so live links stay at the recent end.
+* the table is bounded (``udp_max_peers``): when it is full, the address heard from
+  least recently is closed, except one that carries a link (we sent it an encrypted
+  link frame within ``linked_grace``: an attacker spoofing source addresses cannot make
+  us do that). If only linked addresses are left, a new address is refused instead.
 
 Each datagram is one link frame of at most ``udp_mtu`` bytes; the link layer fragments
 larger frames itself. Writes beyond the socket's hard cap are dropped and counted
@@ -29,12 +31,15 @@ from collections import OrderedDict
 from typing import Any, Protocol, cast
 
 from meshnet.ids import TransportId
+from meshnet.link.messages import FrameType
 from meshnet.runtime.endpoints import Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, Writability
 
 __all__ = ["UdpPeer", "UdpSocket"]
 
 _MAX_CARRIERS_PER_ADDRESS = 2
+_EVICTION_SCAN = 64  # linked addresses skipped at most per eviction
+_TRANSPORT = FrameType.TRANSPORT  # an encrypted link frame: only a linked peer gets one
 Address = tuple[str, int]
 
 
@@ -63,8 +68,11 @@ class UdpPeer:
         self.key: Address = (address[0], address[1])
         self.endpoint = endpoint
         self.closed = False
+        self.linked_at = -1e18  # when we last sent it an encrypted link frame
 
     def send(self, frames: list[bytes]) -> None:
+        if any(frame and frame[0] == _TRANSPORT for frame in frames):
+            self.linked_at = self.socket.now()
         self.socket.send(frames, self.address)
 
     def close(self) -> None:
@@ -122,6 +130,9 @@ class UdpSocket(asyncio.DatagramProtocol):
         key: Address = (addr[0], addr[1])
         carriers = self._peers.get(key)
         if carriers is None:
+            if len(self._peers) >= self._host.config.udp_max_peers and not self._make_room():
+                self._host.count("udp_table_full")
+                return
             endpoint = format_address(Scheme.UDP, key[0], key[1])
             peer = self._open(addr, endpoint, outbound=False, dial=None)
         else:
@@ -163,11 +174,8 @@ class UdpSocket(asyncio.DatagramProtocol):
         peer = UdpPeer(self, address, endpoint)
         carriers = self._peers.get(peer.key)
         if carriers is None:
-            while len(self._peers) >= self._host.config.udp_max_peers:
-                _, oldest = next(iter(self._peers.items()))
-                self._host.count("udp_peer_evicted")
-                for old in list(oldest):
-                    self.forget(old)
+            if len(self._peers) >= self._host.config.udp_max_peers:
+                self._make_room()  # our own dials may go over the bound if it fails
             carriers = self._peers[peer.key] = []
         else:
             self._peers.move_to_end(peer.key)
@@ -178,6 +186,23 @@ class UdpSocket(asyncio.DatagramProtocol):
             peer, outbound=outbound, endpoint=endpoint, mtu=self._host.config.udp_mtu, dial=dial
         )
         return peer
+
+    def _make_room(self) -> bool:
+        """Close the least recently heard address that carries no link; False if none."""
+        now, grace = self.now(), self._host.linked_grace
+        for _ in range(min(_EVICTION_SCAN, len(self._peers))):
+            key, carriers = next(iter(self._peers.items()))
+            if any(now - c.linked_at < grace for c in carriers):
+                self._peers.move_to_end(key)  # a live link: keep it, look further
+                continue
+            self._host.count("udp_peer_evicted")
+            for old in list(carriers):
+                self.forget(old)
+            return True
+        return False
+
+    def now(self) -> float:
+        return self._host.now()
 
     def forget(self, peer: UdpPeer) -> None:
         """Close one remote-address carrier (the socket itself stays)."""

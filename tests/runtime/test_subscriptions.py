@@ -1,0 +1,107 @@
+"""EventHub and Subscription: filtering, bounded queues, backlog signals, closing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tests.runtime.support import identity, run
+
+from meshnet.errors import StateError
+from meshnet.ids import LinkId
+from meshnet.node.events import NeighbourDataReceived, PeerDialFailed
+from meshnet.runtime.subscriptions import EventHub, Overflow
+
+PEER = identity(1, "peer").node_id
+
+
+def data(i: int) -> NeighbourDataReceived:
+    return NeighbourDataReceived(peer=PEER, link=LinkId(1), payload=bytes([i]))
+
+
+def failed(i: int) -> PeerDialFailed:
+    return PeerDialFailed(endpoint=f"tcp:127.0.0.1:{i}", reason="refused", retry_in=1.0)
+
+
+def test_kinds_filter_and_order() -> None:
+    signals: list[bool] = []
+    hub = EventHub(signals.append)
+    everything = hub.subscribe()
+    only_data = hub.subscribe(kinds=[NeighbourDataReceived])
+    for i in range(3):
+        hub.publish(data(i))
+        hub.publish(failed(i))
+    assert [everything.get_nowait() for _ in range(6)] == [
+        data(0),
+        failed(0),
+        data(1),
+        failed(1),
+        data(2),
+        failed(2),
+    ]
+    assert [only_data.get_nowait() for _ in range(3)] == [data(0), data(1), data(2)]
+    assert only_data.get_nowait() is None
+    assert signals == []
+
+
+def test_pause_subscription_signals_backlog_until_half_drained() -> None:
+    signals: list[bool] = []
+    hub = EventHub(signals.append)
+    sub = hub.subscribe(limit=4)
+    for i in range(6):  # over the limit: nothing is lost
+        hub.publish(data(i))
+    assert signals == [True] and len(sub) == 6
+    for _ in range(3):
+        sub.get_nowait()
+    assert signals == [True]  # still over half the limit
+    sub.get_nowait()
+    assert signals == [True, False]
+    assert [sub.get_nowait() for _ in range(2)] == [data(4), data(5)]
+
+
+def test_drop_subscription_counts_and_never_signals() -> None:
+    signals: list[bool] = []
+    hub = EventHub(signals.append)
+    sub = hub.subscribe(limit=2, overflow=Overflow.DROP)
+    for i in range(5):
+        hub.publish(data(i))
+    assert (len(sub), sub.dropped, signals) == (2, 3, [])
+    with pytest.raises(ValueError, match="limit"):
+        hub.subscribe(limit=0)
+
+
+def test_closing_a_backlogged_subscription_resumes_reading() -> None:
+    signals: list[bool] = []
+    hub = EventHub(signals.append)
+    sub = hub.subscribe(limit=1)
+    hub.publish(data(0))
+    sub.close()
+    assert signals == [True, False]
+    hub.publish(data(1))
+    assert sub.get_nowait() == data(0)  # queued events stay readable
+    assert sub.get_nowait() is None
+
+
+def test_waiting_readers_wake_and_end() -> None:
+    async def main() -> None:
+        hub = EventHub(lambda _: None)
+        sub = hub.subscribe()
+        reader = asyncio.ensure_future(sub.wait_for(PeerDialFailed, lambda e: "9" in e.endpoint))
+        await asyncio.sleep(0)
+        hub.publish(data(1))
+        hub.publish(failed(8))
+        hub.publish(failed(9))
+        assert await asyncio.wait_for(reader, 5) == failed(9)
+        collected = asyncio.ensure_future(_collect(sub))
+        await asyncio.sleep(0)
+        hub.publish(data(2))
+        hub.close()
+        assert await asyncio.wait_for(collected, 5) == [data(2)]
+        with pytest.raises(StateError, match="closed"):
+            await sub.get()
+
+    run(main())
+
+
+async def _collect(sub: object) -> list[object]:
+    return [event async for event in sub]  # type: ignore[attr-defined]
