@@ -117,6 +117,7 @@ class LinkPair:
         """Deliver frames sent by ``side`` to the other side (through the filter)."""
         peer = self.other(side)
         for tid, frame in frames:
+            assert len(frame) <= self.mtu, f"a {len(frame)}-byte frame on a {self.mtu}-byte MTU"
             out = self.filter(side.name, tid, frame)
             if out is None:
                 continue

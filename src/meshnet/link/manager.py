@@ -481,21 +481,19 @@ class LinkManager:
     # -- output ----------------------------------------------------------------------
 
     def datagrams_to_send(self, now: float) -> list[tuple[TransportId, bytes]]:
-        out = self._raw
-        self._raw = []
+        out: list[tuple[TransportId, bytes]] = []
+        for raw_tid, frame in self._raw:
+            t = self._transports.get(raw_tid)
+            if t is not None:
+                self._put(out, t, frame)
+        self._raw.clear()
         for link, frame in self._outbox:
             tid = self._link_transport.get(link)
             t = self._transports.get(tid) if tid is not None else None
             if t is None:
                 self._drop("no_transport")
                 continue
-            if t.datagram and len(frame) > t.mtu:
-                self._frag_id += 1
-                out.extend(
-                    (t.id, piece) for piece in split_frame(frame, mtu=t.mtu, frame_id=self._frag_id)
-                )
-            else:
-                out.append((t.id, frame))
+            self._put(out, t, frame)
         self._outbox.clear()
         for link in self._closing:
             tid = self._link_transport.pop(link, None)
@@ -506,6 +504,15 @@ class LinkManager:
                     self._commands.append(CloseTransport(t.id, "link closed"))
         self._closing.clear()
         return out
+
+    def _put(self, out: list[tuple[TransportId, bytes]], t: _Transport, frame: bytes) -> None:
+        """Queue ``frame`` for ``t``, fragmented when a datagram transport needs it."""
+        if t.datagram and len(frame) > t.mtu:
+            self._frag_id += 1
+            pieces = split_frame(frame, mtu=t.mtu, frame_id=self._frag_id)
+            out.extend((t.id, piece) for piece in pieces)
+        else:
+            out.append((t.id, frame))
 
     def transport_commands(self) -> list[CloseTransport]:
         commands, self._commands = self._commands, []

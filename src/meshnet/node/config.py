@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from meshnet.link.config import LinkConfig
 from meshnet.node.peers import Backoff
+from meshnet.routing.config import RoutingConfig
+from meshnet.session.config import SessionConfig
 
 __all__ = ["NodeConfig"]
 
@@ -18,6 +20,10 @@ __all__ = ["NodeConfig"]
 class NodeConfig:
     link: LinkConfig = field(default_factory=LinkConfig)
     """Link timers, limits and the handshake mode."""
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    """Announcement timers, rate limits and forwarding bounds."""
+    session: SessionConfig = field(default_factory=SessionConfig)
+    """End-to-end session timers, windows and limits."""
     backoff: Backoff = field(default_factory=Backoff)
     """How configured peers are redialled."""
     handshake_extension: bytes = b""

@@ -1,4 +1,9 @@
-"""The events a ``Node`` reports to its driver, the API and the simulator."""
+"""The events a ``Node`` reports to its driver, the API and the simulator.
+
+Peer events come from the link layer, translated by the node; end-to-end events are
+the session layer's own (``DatagramReceived``, ``StreamDataReceived`` ...), passed up
+unchanged, and ``DestinationUnreachable`` comes from routing.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,35 @@ from dataclasses import dataclass
 
 from meshnet.crypto.identity import NodeId
 from meshnet.ids import LinkId
+from meshnet.routing.events import DestinationUnreachable
+from meshnet.session.events import (
+    DatagramReceived,
+    SessionClosed,
+    SessionEstablished,
+    SessionHandshakeFailed,
+    StreamDataReceived,
+    StreamFinished,
+    StreamOpened,
+    StreamReset,
+    StreamWritable,
+)
 
 __all__ = [
+    "DatagramReceived",
+    "DestinationUnreachable",
     "NeighbourDataReceived",
     "NodeEvent",
     "PeerConnected",
-    "PeerDisconnected",
     "PeerDialFailed",
+    "PeerDisconnected",
+    "SessionClosed",
+    "SessionEstablished",
+    "SessionHandshakeFailed",
+    "StreamDataReceived",
+    "StreamFinished",
+    "StreamOpened",
+    "StreamReset",
+    "StreamWritable",
 ]
 
 
@@ -62,4 +89,19 @@ class NeighbourDataReceived:
     """The bytes it sent."""
 
 
-NodeEvent = PeerConnected | PeerDisconnected | PeerDialFailed | NeighbourDataReceived
+NodeEvent = (
+    PeerConnected
+    | PeerDisconnected
+    | PeerDialFailed
+    | NeighbourDataReceived
+    | DestinationUnreachable
+    | DatagramReceived
+    | SessionEstablished
+    | SessionClosed
+    | SessionHandshakeFailed
+    | StreamOpened
+    | StreamDataReceived
+    | StreamWritable
+    | StreamFinished
+    | StreamReset
+)

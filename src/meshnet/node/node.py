@@ -7,7 +7,17 @@ verbs (DESIGN.md §1-§2):
   ``receive_datagram``, ``handle_timer``;
 * to the driver: ``datagrams_to_send``, ``transport_commands`` (``Dial``,
   ``CloseTransport``), ``get_timer``, ``next_event``;
-* from the application: ``connect``, ``disconnect``, ``send_to_neighbour``, ``status``.
+* from the application: ``connect``, ``disconnect``, ``send_datagram``,
+  ``open_stream``, ``stream_send``, ``stream_close``, ``send_to_neighbour``, ``status``.
+
+How the layers are joined (the only place they meet)::
+
+    link payloads --(first byte: routing code)--> Router.receive_packet
+                  --(NodePacket.NEIGHBOUR)------> NeighbourDataReceived
+    LinkEstablished / LinkClosed / LinkMeasured --> Router.link_up / link_down / link_measured
+    Router PacketDelivered --> SessionManager.receive_packet      (end-to-end bytes)
+    Router RouteChanged   --> SessionManager.path_changed
+    SessionManager.packets_to_send --> Router.send --> Router.packets_to_send --> LinkManager.send
 
 A driver's pump after every input: send ``datagrams_to_send()``, then carry out
 ``transport_commands()``, then drain ``next_event()``, then re-arm one timer at
@@ -19,13 +29,14 @@ from __future__ import annotations
 from collections import deque
 
 from meshnet.crypto.entropy import Entropy
-from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
+from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
 from meshnet.errors import StateError, UnknownPeerError
-from meshnet.ids import LinkId, TransportId
+from meshnet.ids import LinkId, StreamId, TransportId
 from meshnet.link.events import (
     LinkClosed,
     LinkEstablished,
     LinkHandshakeFailed,
+    LinkMeasured,
     LinkPayloadReceived,
 )
 from meshnet.link.manager import LinkManager
@@ -40,8 +51,16 @@ from meshnet.node.events import (
 )
 from meshnet.node.peers import PeerTable
 from meshnet.node.status import NodeStatus, PeerInfo
+from meshnet.routing.events import DestinationUnreachable, PacketDelivered, RouteChanged
+from meshnet.routing.router import Router
+from meshnet.session.manager import SessionManager
+from meshnet.wire.codes import CODE_SPACES, NodePacket
 
 __all__ = ["Node"]
+
+_ROUTING = next(space for space in CODE_SPACES if space.name == "routing")
+_NEIGHBOUR = bytes([NodePacket.NEIGHBOUR])
+_MAX_PUMP_ROUNDS = 64
 
 
 class Node:
@@ -72,7 +91,18 @@ class Node:
             verifier=verifier,
             extension=self.config.handshake_extension,
         )
+        self.router = Router(
+            identity=identity, config=self.config.routing, entropy=entropy, verifier=verifier
+        )
+        self.sessions = SessionManager(
+            identity=identity,
+            config=self.config.session,
+            entropy=entropy,
+            verifier=verifier,
+            lookup_record=self.router.record_of,
+        )
         self.peers = PeerTable(entropy=entropy, backoff=self.config.backoff)
+        self._drops: dict[str, int] = {}
         self._dial_of: dict[TransportId, int] = {}
         self._events: deque[NodeEvent] = deque()
         self._commands: list[TransportCommand] = []
@@ -113,7 +143,41 @@ class Node:
         link = self.links.link_to(peer)
         if link is None:
             raise StateError(f"no link to {peer.short()}")
-        self.links.send(link, payload, now)
+        self.links.send(link, _NEIGHBOUR + payload, now)
+        self._pump(now)
+
+    def send_datagram(self, destination: NodeId, payload: bytes, now: float) -> None:
+        """Send an unreliable, end-to-end encrypted datagram to any node of the mesh.
+
+        The session to ``destination`` opens on demand; the datagram waits (bounded)
+        while it does. Delivery is best effort: use a stream for reliability.
+        """
+        self.sessions.send_datagram(destination, payload, now)
+        self._pump(now)
+
+    def open_stream(self, destination: NodeId, now: float, *, service: int = 0) -> StreamId:
+        """Open a reliable, ordered, end-to-end encrypted byte stream to ``destination``."""
+        stream = self.sessions.open_stream(destination, now, service=service)
+        self._pump(now)
+        return stream
+
+    def stream_send(self, stream: StreamId, data: bytes, now: float) -> int:
+        """Queue bytes on ``stream``; returns how many were accepted (flow control).
+
+        When fewer than ``len(data)`` were taken, wait for ``StreamWritable``.
+        """
+        accepted = self.sessions.stream_send(stream, data, now)
+        self._pump(now)
+        return accepted
+
+    def stream_close(self, stream: StreamId, now: float) -> None:
+        """Finish ``stream`` after everything queued on it is delivered."""
+        self.sessions.stream_close(stream, now)
+        self._pump(now)
+
+    def set_endpoints(self, endpoints: list[str], now: float) -> None:
+        """Tell the mesh where this node can be reached (carried in announcements)."""
+        self.router.set_endpoints(endpoints, now)
         self._pump(now)
 
     # -- driver verbs ----------------------------------------------------------------
@@ -179,11 +243,22 @@ class Node:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [t for t in (self.links.get_timer(), self.peers.get_timer()) if t is not None]
+        deadlines = [
+            t
+            for t in (
+                self.links.get_timer(),
+                self.router.get_timer(),
+                self.sessions.get_timer(),
+                self.peers.get_timer(),
+            )
+            if t is not None
+        ]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
         self.links.handle_timer(now)
+        self.router.handle_timer(now)
+        self.sessions.handle_timer(now)
         self._pump(now)
         self._start_due_dials(now)
 
@@ -195,18 +270,36 @@ class Node:
                 Dial(dial=dial, endpoint=entry.endpoint, expected_peer=entry.expected)
             )
 
+    def _drop(self, reason: str) -> None:
+        self._drops[reason] = self._drops.get(reason, 0) + 1
+
     def _pump(self, now: float) -> None:
-        links = self.links
+        """Move bytes and events between the layers until none is left to move."""
+        for _ in range(_MAX_PUMP_ROUNDS):
+            moved = self._pump_links(now)
+            for destination, packet in self.sessions.packets_to_send(now):
+                self.router.send(destination, packet, now)
+                moved = True
+            moved = self._pump_router(now) or moved
+            while (event := self.sessions.next_event()) is not None:
+                self._events.append(event)
+                moved = True
+            if not moved:
+                return
+
+    def _pump_links(self, now: float) -> bool:
+        links, router = self.links, self.router
+        moved = False
         while (event := links.next_event()) is not None:
+            moved = True
             if isinstance(event, LinkPayloadReceived):
-                peer = links.peer_of(event.link)
-                if peer is not None:
-                    self._events.append(
-                        NeighbourDataReceived(peer=peer, link=event.link, payload=event.payload)
-                    )
+                self._on_payload(event.link, event.payload, now)
+            elif isinstance(event, LinkMeasured):
+                router.link_measured(event.link, event.rtt, event.lost, now)
             elif isinstance(event, LinkEstablished):
                 self._on_established(event, now)
             elif isinstance(event, LinkClosed):
+                router.link_down(event.link, now)
                 if event.peer is not None:
                     self.peers.link_lost(event.peer, now)
                     self._events.append(
@@ -221,6 +314,39 @@ class Node:
                 dial = self._dial_of.pop(event.transport, None)
                 if dial is not None:
                     self.dial_failed(dial, now, event.detail)
+        return moved
+
+    def _on_payload(self, link: LinkId, payload: bytes, now: float) -> None:
+        kind = payload[0] if payload else -1
+        if kind in _ROUTING:
+            self.router.receive_packet(link, payload, now)
+        elif kind == NodePacket.NEIGHBOUR:
+            peer = self.links.peer_of(link)
+            if peer is not None:
+                self._events.append(
+                    NeighbourDataReceived(peer=peer, link=link, payload=payload[1:])
+                )
+        else:
+            self._drop("unknown_link_payload")
+
+    def _pump_router(self, now: float) -> bool:
+        router, sessions = self.router, self.sessions
+        moved = False
+        while (event := router.next_event()) is not None:
+            moved = True
+            if isinstance(event, PacketDelivered):
+                sessions.receive_packet(event.source, event.payload, now)
+            elif isinstance(event, RouteChanged):
+                sessions.path_changed(event.destination, now)
+            elif isinstance(event, DestinationUnreachable):
+                self._events.append(event)
+        for link, packet in router.packets_to_send(now):
+            moved = True
+            try:
+                self.links.send(link, packet, now)
+            except StateError:
+                self._drop("link_gone")
+        return moved
 
     def _on_established(self, event: LinkEstablished, now: float) -> None:
         dial = self._dial_of.pop(event.transport, None)
@@ -230,6 +356,7 @@ class Node:
             first_contact = entry is not None and entry.expected is None
             self.peers.dial_succeeded(dial, event.peer, now)
         self.peers.link_up(event.peer, now)
+        self.router.link_up(event.link, event.peer, now, record=event.peer_record)
         self._events.append(
             PeerConnected(
                 peer=event.peer,
@@ -245,6 +372,13 @@ class Node:
     def link_to(self, peer: NodeId) -> LinkId | None:
         return self.links.link_to(peer)
 
+    def route_to(self, peer: NodeId) -> tuple[NodeId, ...] | None:
+        """The relays and destination a packet to ``peer`` would take now, if any."""
+        return self.router.route_to(peer)
+
+    def record_of(self, peer: NodeId) -> IdentityRecord | None:
+        return self.router.record_of(peer)
+
     def status(self, now: float) -> NodeStatus:
         peers = tuple(
             PeerInfo(
@@ -258,4 +392,11 @@ class Node:
             )
             for e in self.peers.entries()
         )
-        return NodeStatus(node_id=str(self.node_id), links=self.links.status(now), peers=peers)
+        return NodeStatus(
+            node_id=str(self.node_id),
+            links=self.links.status(now),
+            routing=self.router.status(now),
+            sessions=self.sessions.status(now),
+            peers=peers,
+            drops=tuple(sorted(self._drops.items())),
+        )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshnet.link.status import LinkManagerStatus
+from meshnet.routing.status import RoutingStatus
+from meshnet.session.status import SessionManagerStatus
 
 __all__ = ["NodeStatus", "PeerInfo"]
 
@@ -25,4 +27,8 @@ class PeerInfo:
 class NodeStatus:
     node_id: str
     links: LinkManagerStatus
+    routing: RoutingStatus
+    sessions: SessionManagerStatus
     peers: tuple[PeerInfo, ...]
+    drops: tuple[tuple[str, int], ...]
+    """Link payloads the node itself dropped, by reason."""

@@ -9,9 +9,11 @@ ranges, one per layer's code space (frame layouts: docs/protocol/link.md)::
     0x01-0x0F    link, outer frames   (what a transport carries)          LinkFrame
     0x10-0x1F    link, inner frames   (plaintext inside a TRANSPORT frame) LinkInner
     0x20-0x3F    routing              (announcements, routed packets)
-    0x40-0x5F    session              (end-to-end handshake and data)
+    0x40-0x47    session, packets     (what the routing layer carries)    SessionPacket
+    0x48-0x5F    session, frames      (plaintext inside a DATA packet)    SessionFrame
     0x60-0x7F    services             (messaging, content, tunnels, IP)
-    0x80-0xFF    reserved for extensions
+    0x80-0x8F    node (payloads the node itself exchanges with a neighbour)
+    0x90-0xFF    reserved for extensions
 
 A layer that starts using its range adds an ``IntEnum`` here and lists it in its
 ``CodeSpace`` entry; ``tests/wire/test_codes.py`` checks that every code sits in its
@@ -23,7 +25,17 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["CODE_SPACES", "CodeSpace", "LinkFrame", "LinkInner", "RoutingPacket", "code_space_of"]
+__all__ = [
+    "CODE_SPACES",
+    "CodeSpace",
+    "LinkFrame",
+    "LinkInner",
+    "NodePacket",
+    "RoutingPacket",
+    "SessionFrame",
+    "SessionPacket",
+    "code_space_of",
+]
 
 
 class LinkFrame(enum.IntEnum):
@@ -71,6 +83,51 @@ class RoutingPacket(enum.IntEnum):
     """A source-routed, signed report that a relay could not reach the next hop."""
 
 
+class SessionPacket(enum.IntEnum):
+    """End-to-end session packets: the first byte of every routed payload (session.md §2)."""
+
+    HANDSHAKE_INIT = 0x40
+    """One fragment of Noise IK message 1 (the initiator's keys and identity)."""
+    HANDSHAKE_RESPONSE = 0x41
+    """One fragment of Noise IK message 2 (the responder's keys and identity)."""
+    DATA = 0x42
+    """Frames sealed under one of the session's key epochs."""
+
+
+class SessionFrame(enum.IntEnum):
+    """Session frames: the plaintext inside a sealed DATA packet (session.md §4)."""
+
+    PING = 0x48
+    """Asks for an acknowledgement; carries nothing."""
+    ACK = 0x49
+    """Packet numbers received, as ranges, and the delay before acknowledging."""
+    STREAM = 0x4A
+    """Bytes of a reliable stream at an offset, maybe with the end of the stream."""
+    DATAGRAM = 0x4B
+    """One unreliable datagram."""
+    MAX_DATA = 0x4C
+    """Session-wide flow-control credit."""
+    MAX_STREAM_DATA = 0x4D
+    """One stream's flow-control credit."""
+    MAX_STREAMS = 0x4E
+    """How many streams the peer may open in total."""
+    RESET_STREAM = 0x4F
+    """The sender abandons its direction of a stream, with an error code."""
+    STOP_SENDING = 0x50
+    """The receiver asks the peer to abandon its direction of a stream."""
+    CLOSE = 0x51
+    """The sender closes the session, with a reason."""
+    REKEY = 0x52
+    """One fragment of a step of the fresh handshake that replaces the session's keys."""
+
+
+class NodePacket(enum.IntEnum):
+    """Link payloads the node handles itself rather than passing to the router."""
+
+    NEIGHBOUR = 0x80
+    """Application bytes for the neighbour at the other end of the link (no routing)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CodeSpace:
     """One layer's range of type codes."""
@@ -92,14 +149,16 @@ CODE_SPACES: tuple[CodeSpace, ...] = (
     CodeSpace(name="link outer", low=0x01, high=0x0F, codes=LinkFrame),
     CodeSpace(name="link inner", low=0x10, high=0x1F, codes=LinkInner),
     CodeSpace(name="routing", low=0x20, high=0x3F, codes=RoutingPacket),
-    CodeSpace(name="session", low=0x40, high=0x5F, codes=None),
+    CodeSpace(name="session packets", low=0x40, high=0x47, codes=SessionPacket),
+    CodeSpace(name="session frames", low=0x48, high=0x5F, codes=SessionFrame),
     CodeSpace(name="services", low=0x60, high=0x7F, codes=None),
+    CodeSpace(name="node", low=0x80, high=0x8F, codes=NodePacket),
 )
-"""Every layer's range, in byte order; 0x00 and 0x80-0xFF belong to nobody."""
+"""Every layer's range, in byte order; 0x00 and 0x90-0xFF belong to nobody."""
 
 
 def code_space_of(code: int) -> CodeSpace | None:
-    """The range ``code`` falls in, or ``None`` for 0x00 and the reserved 0x80-0xFF."""
+    """The range ``code`` falls in, or ``None`` for 0x00 and the reserved 0x90-0xFF."""
     for space in CODE_SPACES:
         if code in space:
             return space
