@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from meshnet.crypto.entropy import SeededEntropy
 from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
+from meshnet.deadlines import DeadlineHeap
 from meshnet.ids import LinkId
 from meshnet.routing.config import RoutingConfig
 from meshnet.routing.events import RoutingEvent
@@ -80,6 +81,8 @@ class Mesh:
         self.sent: list[tuple[float, int, int, bytes]] = []
         self._by_link: dict[tuple[int, LinkId], Wire] = {}
         self._heap: list[tuple[float, int, int, bytes, Wire]] = []
+        self._timers: DeadlineHeap[int] = DeadlineHeap()
+        self._touched: set[int] = set()
         self._seq = itertools.count()
         self._lives = itertools.count(1)
         self._next_link = 1
@@ -115,6 +118,7 @@ class Mesh:
         ident = identity or make_identity(self.seed, str(index))
         router = self._router(ident, label=str(index), config=config, policy=policy)
         self.nodes.append(MeshNode(index, ident, router))
+        self._touched.add(index)
         return index
 
     def add_many(self, count: int, *, policy: PathPolicy | None = None) -> list[int]:
@@ -139,6 +143,7 @@ class Mesh:
         na, nb = self.nodes[a], self.nodes[b]
         na.router.link_up(link_a, nb.node_id, self.now, record=nb.identity.record)
         nb.router.link_up(link_b, na.node_id, self.now, record=na.identity.record)
+        self._touched.update((a, b))
         if rtt is not None:
             self.measure(a, b, rtt=rtt, loss=loss)
         return wire
@@ -156,6 +161,7 @@ class Mesh:
             for node in (a, b):
                 router = self.nodes[node].router
                 router.link_measured(wire.link_at(node), None if lost else rtt, lost, self.now)
+        self._touched.update((a, b))
 
     def disconnect(self, a: int, b: int) -> None:
         """The link between ``a`` and ``b`` fails: both ends are told; packets on it are lost."""
@@ -163,6 +169,7 @@ class Mesh:
         wire.up = False
         self.nodes[wire.a].router.link_down(wire.link_a, self.now)
         self.nodes[wire.b].router.link_down(wire.link_b, self.now)
+        self._touched.update((wire.a, wire.b))
 
     def restart(self, index: int, *, initial_sequence: int = 0) -> None:
         """Replace node ``index``'s router by a fresh one (same identity), links re-made."""
@@ -176,13 +183,21 @@ class Mesh:
             policy=node.router.policy,
             initial_sequence=initial_sequence,
         )
+        self._touched.add(index)
         for peer, latency in peers:
             self.connect(index, peer, latency=latency)
 
     # -- running ---------------------------------------------------------------------
 
+    def touch(self, index: int) -> None:
+        """Node ``index`` was driven from outside (a test called one of its methods)."""
+        self._touched.add(index)
+
     def _pump(self) -> None:
-        for node in self.nodes:
+        """Collect events and output of every node touched since, and re-arm its timer."""
+        touched, self._touched = sorted(self._touched), set()
+        for index in touched:
+            node = self.nodes[index]
             while (event := node.router.next_event()) is not None:
                 node.events.append(event)
             for link, packet in node.router.packets_to_send(self.now):
@@ -193,17 +208,17 @@ class Mesh:
                 self.sent.append((self.now, node.index, receiver, packet))
                 entry = (self.now + wire.latency, next(self._seq), node.index, packet, wire)
                 heapq.heappush(self._heap, entry)
+            self._timers.set(index, node.router.get_timer())
 
     def run_until(self, until: float, *, max_steps: int = 1_000_000) -> None:
+        self._touched.update(range(len(self.nodes)))  # tests may have called any router
         for _ in range(max_steps):
             self._pump()
-            times = [t for n in self.nodes if (t := n.router.get_timer()) is not None]
-            if self._heap:
-                times.append(self._heap[0][0])
-            upcoming = min(times, default=None)
+            upcoming = self._timers.earliest()
+            if self._heap and (upcoming is None or self._heap[0][0] < upcoming):
+                upcoming = self._heap[0][0]
             if upcoming is None or upcoming > until:
                 self.now = max(self.now, until)
-                self._pump()
                 return
             self.now = max(self.now, upcoming)
             while self._heap and self._heap[0][0] <= self.now:
@@ -213,10 +228,10 @@ class Mesh:
                 if delivered is not None:
                     link = wire.link_at(receiver)
                     self.nodes[receiver].router.receive_packet(link, delivered, self.now)
-            for node in self.nodes:
-                timer = node.router.get_timer()
-                if timer is not None and timer <= self.now:
-                    node.router.handle_timer(self.now)
+                    self._touched.add(receiver)
+            for index in self._timers.pop_due(self.now):
+                self.nodes[index].router.handle_timer(self.now)
+                self._touched.add(index)
         raise AssertionError("mesh did not settle within max_steps")
 
     def run_for(self, duration: float) -> None:

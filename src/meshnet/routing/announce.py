@@ -87,8 +87,10 @@ class AnnounceScheduler:
     @property
     def due(self) -> float | None:
         """When the next announcement (requested or refresh) is due."""
-        times = [t for t in (self._wanted_at, self._refresh_at) if t is not None]
-        return min(times, default=None)
+        wanted, refresh = self._wanted_at, self._refresh_at
+        if wanted is None or (refresh is not None and refresh < wanted):
+            return refresh
+        return wanted
 
     def trigger(self, now: float) -> AnnounceTrigger | None:
         """What is due at ``now``: the requested trigger, ``REFRESH``, or None."""

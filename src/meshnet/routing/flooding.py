@@ -2,7 +2,9 @@
 
 Receiving an ANNOUNCE (docs/protocol/routing.md §2-§3), in order:
 
-1. refuse it unread if it is over ``MAX_ANNOUNCEMENT``; decode it (``malformed``);
+1. refuse it unread if it is over ``MAX_ANNOUNCEMENT``; recognise a byte-identical copy
+   of what we hold (``duplicate``, the common case when flooding) without decoding it;
+   decode it (``malformed``);
 2. an announcement of our own id: an echo of ours is a duplicate; a newer one, once
    its signature verifies, is a previous life of ours (we restarted without our
    sequence number): jump above it and announce again at once;
@@ -46,6 +48,8 @@ from meshnet.routing.table import RouteTable
 __all__ = ["Flooding", "Rejection"]
 
 _MAX_SEQUENCE = (1 << 63) - 1
+_TAIL_AT = 3  # after type u8 and age u16
+_ORIGIN_AT = _TAIL_AT + 1  # the record's node id, after its version byte
 
 
 class Rejection(enum.StrEnum):
@@ -140,6 +144,10 @@ class Flooding:
         if len(data) > MAX_ANNOUNCEMENT:
             self._reject(Rejection.OVERSIZED)
             return
+        held = self._lsdb.get_raw(data[_ORIGIN_AT : _ORIGIN_AT + 32])
+        if held is not None and data[_TAIL_AT:] == held.tail:
+            self._reject(Verdict.DUPLICATE)  # the usual flooding echo: no decoding needed
+            return
         try:
             announcement, age = decode_announcement(data)
         except DecodeError:
@@ -230,8 +238,10 @@ class Flooding:
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must next run for the control plane."""
-        times = [t for t in (self._scheduler.due, self._lsdb.next_deadline()) if t is not None]
-        return min(times, default=None)
+        due, expiry = self._scheduler.due, self._lsdb.next_deadline()
+        if due is None or (expiry is not None and expiry < due):
+            return expiry
+        return due
 
     def handle_timer(self, now: float) -> None:
         """Expire entries, install deferred announcements, announce if due."""

@@ -60,6 +60,9 @@ class DatabaseEntry:
     """Its age, in seconds, when it was installed."""
     prefixes: frozenset[bytes]
     """The neighbour prefixes it lists (for the both-ends check)."""
+    tail: bytes
+    """Its bytes after the ANNOUNCE header (body and signature): a copy that arrives
+    again is recognised by comparing these, without decoding it."""
 
     def age_at(self, now: float) -> int:
         """The age to put in the header when passing it on at ``now``."""
@@ -92,6 +95,7 @@ class LinkStateDatabase:
         self._burst = accept_burst
         self._max = max_origins
         self._entries: dict[NodeId, DatabaseEntry] = {}
+        self._by_raw: dict[bytes, DatabaseEntry] = {}
         self._sorted: list[bytes] = []
         self._by_prefix: dict[bytes, list[NodeId]] = {}
         self._buckets: dict[NodeId, TokenBucket] = {}
@@ -110,17 +114,21 @@ class LinkStateDatabase:
         """The entry of ``origin``, if held."""
         return self._entries.get(origin)
 
+    def get_raw(self, origin: bytes) -> DatabaseEntry | None:
+        """The entry of the origin whose id is the 32 bytes ``origin``, if held."""
+        return self._by_raw.get(origin)
+
     def origins(self) -> Iterator[NodeId]:
         """Every origin held, ascending by id."""
         for raw in self._sorted:
-            yield NodeId(raw)
+            yield self._by_raw[raw].announcement.origin
 
     def between(self, low: bytes, high: bytes) -> Iterator[DatabaseEntry]:
         """The entries whose origin lies in ``[low, high]``, ascending."""
         start = bisect.bisect_left(self._sorted, low)
         stop = bisect.bisect_right(self._sorted, high)
         for raw in self._sorted[start:stop]:
-            yield self._entries[NodeId(raw)]
+            yield self._by_raw[raw]
 
     def resolve(self, prefix: bytes) -> NodeId | None:
         """The one origin whose id starts with ``prefix``; None if none or several."""
@@ -180,8 +188,10 @@ class LinkStateDatabase:
             received=now,
             age=age,
             prefixes=frozenset(entry.prefix for entry in announcement.neighbours),
+            tail=announcement.body + announcement.signature,
         )
         self._entries[origin] = entry
+        self._by_raw[origin.raw] = entry
         self._timers.set(("expire", origin), entry.expires)
 
     def _drop_deferred(self, origin: NodeId) -> None:
@@ -194,6 +204,7 @@ class LinkStateDatabase:
         self._buckets.pop(origin, None)
         if self._entries.pop(origin, None) is None:
             return
+        del self._by_raw[origin.raw]
         self._timers.set(("expire", origin), None)
         index = bisect.bisect_left(self._sorted, origin.raw)
         del self._sorted[index]

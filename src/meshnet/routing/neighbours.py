@@ -79,6 +79,7 @@ class Neighbours:
     def __init__(self) -> None:
         self._links: dict[LinkId, Neighbour] = {}
         self._peers: dict[NodeId, list[LinkId]] = {}
+        self._prefixes: dict[bytes, list[NodeId]] = {}
 
     def __contains__(self, link: object) -> bool:
         return link in self._links
@@ -96,7 +97,10 @@ class Neighbours:
 
     def add(self, neighbour: Neighbour) -> None:
         self._links[neighbour.link] = neighbour
-        links = self._peers.setdefault(neighbour.peer, [])
+        links = self._peers.get(neighbour.peer)
+        if links is None:
+            links = self._peers[neighbour.peer] = []
+            self._prefixes.setdefault(prefix_of(neighbour.peer), []).append(neighbour.peer)
         links.append(neighbour.link)
         links.sort()
 
@@ -108,6 +112,10 @@ class Neighbours:
             links.remove(link)
             if not links:
                 del self._peers[neighbour.peer]
+                prefix = prefix_of(neighbour.peer)
+                self._prefixes[prefix].remove(neighbour.peer)
+                if not self._prefixes[prefix]:
+                    del self._prefixes[prefix]
         return neighbour
 
     def peers(self) -> list[NodeId]:
@@ -121,8 +129,8 @@ class Neighbours:
 
     def by_prefix(self, prefix: bytes) -> Neighbour | None:
         """Our link to the one neighbour whose id starts with ``prefix``, or None."""
-        matches = [peer for peer in self._peers if prefix_of(peer) == prefix]
-        return self.to(matches[0]) if len(matches) == 1 else None
+        matches = self._prefixes.get(prefix)
+        return self.to(matches[0]) if matches is not None and len(matches) == 1 else None
 
     def view(self, policy: PathPolicy) -> dict[NodeId, LinkMetrics]:
         """Each neighbour with the metrics of our cheapest link to it, ascending by peer."""

@@ -151,6 +151,7 @@ class Router:
         self._control_limit = config.max_origins // MAX_SUMMARY_ENTRIES + 64
         self._now = 0.0
         self._round_robin = 0
+        self._backlog = False
         self._drops: dict[str, int] = {}
         self._originated = 0
         self._forwarded = 0
@@ -453,14 +454,16 @@ class Router:
         """Up to ``batch_limit`` packets for neighbours, one link after another.
 
         On each link control packets (summaries, route errors we report) go first, then
-        announcements to flood, then data by deficit round robin between sources. While
-        more is waiting, ``get_timer`` returns the current time.
+        announcements to flood, then data by deficit round robin between sources. When
+        the batch left packets waiting, ``get_timer`` returns the current time until the
+        next call. Drivers call this after every input, as with every core.
         """
         self._now = now
         out: list[tuple[LinkId, bytes]] = []
-        active = list(self._neighbours)
-        if not active:
+        self._backlog = False
+        if not self._neighbours.has_output():
             return out
+        active = list(self._neighbours)
         start = self._round_robin % len(active)
         self._round_robin += 1
         active = active[start:] + active[:start]
@@ -473,6 +476,7 @@ class Router:
                     out.append((neighbour.link, packet))
                     still.append(neighbour)
             active = still
+        self._backlog = bool(active) and self._neighbours.has_output()
         return out
 
     # -- events and time -------------------------------------------------------------
@@ -482,14 +486,14 @@ class Router:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        """When ``handle_timer`` must next run (the current time while output waits)."""
-        times = [
-            self._flooding.next_deadline(),
-            self._table.next_deadline(),
-            self._pending.next_deadline(),
-            self._now if self._neighbours.has_output() else None,
-        ]
-        return min((t for t in times if t is not None), default=None)
+        """When ``handle_timer`` must next run (the current time while a batch left output)."""
+        if self._backlog:
+            return self._now
+        earliest = self._flooding.next_deadline()
+        for deadline in (self._table.next_deadline(), self._pending.next_deadline()):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         """Expire announcements, waiting packets and suspensions; announce if due."""
