@@ -370,3 +370,41 @@ def test_silent_peer_is_closed_by_the_dead_peer_timeout() -> None:
                 await mute.close()
 
     run(main())
+
+
+def test_goodbye_that_cannot_be_flushed_is_aborted() -> None:
+    """A silent peer that also stopped reading: the close gives up after close_timeout."""
+    runtime = RuntimeConfig(
+        write_high_water=256 * 1024,
+        write_low_water=64 * 1024,
+        write_hard_cap=4 * 1024 * 1024,
+        close_timeout=0.3,
+        housekeeping_interval=0.05,
+    )
+
+    async def main() -> None:
+        async with served(link=FAST, runtime=runtime) as s:
+            sink = RawPeer(make_node("stuck", seed=8, config=NodeConfig(link=FAST)))
+            try:
+                await sink.open(s.b.listening[0], rcvbuf=64 * 1024)
+                await asyncio.wait_for(sink.handshake(), WAIT)
+                peer = sink.node.node_id
+                await asyncio.wait_for(s.sb.wait_for(PeerConnected, lambda e: e.peer == peer), WAIT)
+
+                async def fill() -> None:  # until the buffer sits at the high-water mark
+                    while s.b.status().buffered_bytes < runtime.write_high_water:
+                        await s.b.send(peer, noise(64 * 1024))
+                        await asyncio.sleep(0)
+
+                await asyncio.wait_for(fill(), WAIT)
+                gone = await asyncio.wait_for(
+                    s.sb.wait_for(PeerDisconnected, lambda e: e.peer == peer), WAIT
+                )
+                assert gone.reason == "peer_timeout"
+                await poll(lambda: s.b.status().tcp_connections == 1, "the stuck connection cut")
+                assert s.b.status().counter("tcp_close_timeout") == 1
+                await s.still_serving()
+            finally:
+                await sink.close()
+
+    run(main())

@@ -465,7 +465,11 @@ class NodeDriver:
         config, now = self._config, self.now()
         for conn in list(self._tcp.values()):
             silent = now - conn.last_received
-            if not conn.outbound and conn.frames_received == 0:
+            if conn.closing_since is not None:
+                if now - conn.closing_since >= config.close_timeout:
+                    self.count("tcp_close_timeout")  # the peer stopped reading our goodbye
+                    conn.abort()
+            elif not conn.outbound and conn.frames_received == 0:
                 if silent >= config.first_frame_timeout:
                     self.count("tcp_first_frame_timeout")
                     conn.abort()

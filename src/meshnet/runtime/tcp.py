@@ -101,6 +101,7 @@ class TcpConnection(asyncio.Protocol):
         self.endpoint = endpoint
         self.outbound = outbound
         self.last_received = host.now()
+        self.closing_since: float | None = None
         self.frames_received = 0
         self._host = host
         self._admission = admission
@@ -189,7 +190,8 @@ class TcpConnection(asyncio.Protocol):
             self.abort()
 
     def close(self) -> None:
-        if self._transport is not None:
+        if self._transport is not None and self.closing_since is None:
+            self.closing_since = self._host.now()
             self._transport.close()
 
     def abort(self) -> None:

@@ -60,6 +60,8 @@ class RuntimeConfig:
     """SO_RCVBUF/SO_SNDBUF asked for on UDP sockets (the kernel may cap it)."""
     housekeeping_interval: float = 1.0
     """How often idle and silent TCP connections are looked for."""
+    close_timeout: float = 5.0
+    """A TCP connection still flushing this long after it was asked to close is aborted."""
     stop_timeout: float = 2.0
     """How long ``stop()`` lets connections flush their goodbyes."""
 
@@ -70,6 +72,7 @@ class RuntimeConfig:
             "first_frame_timeout",
             "idle_timeout",
             "housekeeping_interval",
+            "close_timeout",
             "stop_timeout",
         ):
             if not getattr(self, name) > 0:
