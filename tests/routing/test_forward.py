@@ -196,7 +196,7 @@ def test_route_errors_are_rate_limited_and_never_answered() -> None:
     assert mesh.nodes[relay].router.status(mesh.now).counters.route_errors_sent == 1
 
 
-def test_stale_and_forged_route_errors_are_ignored() -> None:
+def test_stale_forged_and_baseless_route_errors_are_ignored() -> None:
     mesh, path = _ring_with_route()
     relay = path[0]
     ids = [n.node_id for n in mesh.nodes]
@@ -225,7 +225,15 @@ def test_stale_and_forged_route_errors_are_ignored() -> None:
     )
     forged[-1] ^= 1
     mesh.nodes[0].router.receive_packet(link, bytes(forged), mesh.now)
-    assert drops(mesh.nodes[0]) == {"stale_route_error": 1, "bad_route_error": 1}
+    unrelated = route_error_for(
+        reporter.identity,
+        dropped,
+        unreachable=prefix_of(make_identity(9, "not a neighbour").node_id),
+        sequence=reporter.router.sequence,
+        hop_limit=8,
+    )
+    mesh.nodes[0].router.receive_packet(link, unrelated, mesh.now)
+    assert drops(mesh.nodes[0]) == {"stale_route_error": 2, "bad_route_error": 1}
     assert mesh.nodes[0].router.status(mesh.now).suspended_links == 0
 
 

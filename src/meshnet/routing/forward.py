@@ -60,7 +60,8 @@ class DropReason(enum.StrEnum):
     BAD_ROUTE_ERROR = "bad_route_error"
     """A route error that does not parse or whose signature does not verify."""
     STALE_ROUTE_ERROR = "stale_route_error"
-    """A route error older than its reporter's announcement we hold."""
+    """A route error older than its reporter's announcement we hold, or about a link
+    that announcement does not list."""
     ROUTE_ERROR_LIMITED = "route_error_limited"
     """A route error we did not send: one went to that source recently."""
     NO_ROUTE = "no_route"

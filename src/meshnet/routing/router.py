@@ -359,9 +359,16 @@ class Router:
         except DecodeError:
             self._drop(DropReason.BAD_ROUTE_ERROR)
             return
+        held = self._lsdb.get(error.reporter)
         if not error.verify(self._verifier):
             self._drop(DropReason.BAD_ROUTE_ERROR)
-        elif self._flooding.sequence_of(error.reporter) > error.reporter_sequence:
+        elif (
+            held is None
+            or held.announcement.sequence > error.reporter_sequence
+            or error.unreachable not in held.prefixes
+        ):
+            # older than what the reporter announced since, or about a link we do not
+            # hold: nothing to suspend (and suspensions stay bounded by the database)
             self._drop(DropReason.STALE_ROUTE_ERROR)
         else:
             self._errors_in += 1
@@ -500,9 +507,9 @@ class Router:
         self._now = now
         self._flooding.handle_timer(now)
         self._table.handle_timer(now)
+        self._settle(now)  # a path that appeared just now still takes what waited for it
         for destination, count in self._pending.expire(now):
             self._unreachable(destination, UnreachableReason.NO_ROUTE, count)
-        self._settle(now)
 
     # -- queries ---------------------------------------------------------------------
 
