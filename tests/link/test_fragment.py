@@ -110,3 +110,14 @@ def test_fuzz_never_raises_anything_but_decode_error(data: bytes) -> None:
     r = Reassembler(max_frame=1000)
     with contextlib.suppress(DecodeError):
         r.receive(bytes([FrameType.FRAGMENT]) + data, 0.0)
+
+
+def test_expiry_agrees_with_the_deadline_it_reports() -> None:
+    """A deadline computed as started + timeout must expire at exactly that time."""
+    r = Reassembler(max_frame=10_000, timeout=3.0)
+    started = 0.013436424411240122  # (started + 3.0) - 3.0 < started in floating point
+    r.receive(split_frame(bytes(2000), mtu=500, frame_id=1)[0], now=started)
+    deadline = r.next_deadline()
+    assert deadline is not None
+    r.expire(deadline)
+    assert r.pending == 0

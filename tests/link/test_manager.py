@@ -566,3 +566,22 @@ def test_status_snapshot_counts_traffic() -> None:
     assert link.state == "established" and link.outbound and link.datagram
     assert link.bytes_sent > 500 and link.frames_sent >= 2
     assert a_status.transports == 1
+
+
+def test_timer_never_spins_on_probe_expiry() -> None:
+    """After handle_timer(now), get_timer() is later than now (float-exact deadlines)."""
+    pair = LinkPair(datagram=True, connect=False)
+    pair.now = 0.013436424411240122  # (t + 3.0) - 3.0 < t in floating point
+    pair.open(T1)
+    pair.filter = lambda s, t, f: None  # no echoes from now on: probes expire
+    for _ in range(200):
+        timer = pair.a.manager.get_timer()
+        if timer is None:  # the silent peer was declared dead
+            break
+        pair.now = max(pair.now, timer)
+        pair.a.manager.handle_timer(pair.now)
+        pair.a.drain()
+        pair.a.manager.datagrams_to_send(pair.now)
+        after = pair.a.manager.get_timer()
+        assert after is None or after > pair.now
+    assert pair.a.of(LinkClosed)

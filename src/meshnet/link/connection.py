@@ -416,10 +416,10 @@ class LinkConnection:
     def _expire_probes(self, now: float) -> None:
         if not self.datagram:
             return
-        limit = now - self._config.probe_timeout
+        timeout = self._config.probe_timeout
         while self._probes:
             probe_id, sent = next(iter(self._probes.items()))
-            if sent > limit:
+            if sent + timeout > now:  # the same sum get_timer() reports: no float drift
                 return
             del self._probes[probe_id]
             self._record_loss(lost=True)

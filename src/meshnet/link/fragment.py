@@ -113,7 +113,7 @@ class Reassembler:
         """Forget partial frames older than the timeout."""
         while self._partials:
             fid, oldest = next(iter(self._partials.items()))
-            if now - oldest.started < self._timeout:
+            if oldest.started + self._timeout > now:  # as next_deadline() computes it
                 break
             del self._partials[fid]
             self._drop("reassembly_timeout")
