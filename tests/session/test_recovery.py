@@ -1,0 +1,158 @@
+"""RTT estimation, NewReno and loss detection on hand-set times (RFC 9002)."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshnet.session.acks import MAX_TRACKED_RANGES, AckTracker
+from meshnet.session.recovery import (
+    PACKET_THRESHOLD,
+    LossRecovery,
+    NewReno,
+    RttEstimator,
+    SentPacket,
+)
+
+MSS = 1000
+
+
+def _recovery() -> LossRecovery:
+    return LossRecovery(
+        initial_rtt=0.5, max_ack_delay=0.025, max_probe_timeout=1.5, max_datagram=MSS
+    )
+
+
+def _send(recovery: LossRecovery, pn: int, at: float, *, eliciting: bool = True) -> SentPacket:
+    packet = SentPacket(pn, at, MSS, eliciting, eliciting)
+    recovery.on_sent(packet)
+    return packet
+
+
+def test_rtt_first_sample_then_smoothing() -> None:
+    rtt = RttEstimator(0.5)
+    assert (rtt.smoothed, rtt.rttvar, rtt.has_sample) == (0.5, 0.25, False)
+    rtt.update(0.1, 0.0, 0.025)
+    assert (rtt.smoothed, rtt.rttvar, rtt.min_rtt) == (0.1, 0.05, 0.1)
+    rtt.update(0.2, 0.01, 0.025)  # ack delay subtracted: 0.19
+    assert rtt.smoothed == pytest.approx(0.875 * 0.1 + 0.125 * 0.19)
+    assert rtt.rttvar == pytest.approx(0.75 * 0.05 + 0.25 * 0.09)
+    rtt.update(0.1005, 0.05, 0.025)  # subtracting would go below min_rtt: not subtracted
+    assert rtt.latest == 0.1005
+    assert rtt.pto(0.025) == pytest.approx(rtt.smoothed + 4 * rtt.rttvar + 0.025)
+    rtt.reset()
+    assert not rtt.has_sample and rtt.smoothed == 0.5
+
+
+def test_newreno_slow_start_avoidance_and_loss() -> None:
+    cc = NewReno(MSS)
+    assert cc.cwnd == 10 * MSS and cc.minimum_window == 2 * MSS
+    cc.on_sent(MSS)
+    assert cc.can_send(9 * MSS) and not cc.can_send(9 * MSS + 1)
+    cc.on_acked(MSS, sent=1.0)
+    assert cc.cwnd == 11 * MSS  # slow start: +1 packet per packet acknowledged
+    cc.on_congestion(sent=1.0, now=2.0)
+    assert cc.cwnd == 5500 and cc.ssthresh == 5500
+    cc.on_congestion(sent=1.5, now=2.1)  # sent before the recovery began: no second halving
+    assert cc.cwnd == 5500
+    cc.on_acked(MSS, sent=1.9)  # sent before recovery: no growth
+    assert cc.cwnd == 5500
+    cc.on_acked(MSS, sent=2.5)  # congestion avoidance: +MSS*acked/cwnd
+    assert cc.cwnd == 5500 + MSS * MSS // 5500
+    cc.on_persistent_congestion(3.0)
+    assert cc.cwnd == cc.minimum_window
+    cc.resize(4000)
+    assert cc.cwnd == 8000
+    cc.reset()
+    assert cc.cwnd == 14720 and cc.ssthresh == float("inf")
+
+
+def test_ack_ranges_find_only_new_packets_and_give_rtt() -> None:
+    recovery = _recovery()
+    for pn in range(10):
+        _send(recovery, pn, 1.0 + pn * 0.01)
+    acked, lost = recovery.on_ack(((5, 9), (0, 3)), 0.0, 1.2)
+    assert [p.pn for p in acked] == [5, 6, 7, 8, 9, 0, 1, 2, 3]
+    assert [p.pn for p in lost] == [4]  # 3 later packets were acknowledged
+    assert recovery.rtt.latest == pytest.approx(1.2 - 1.09)
+    again, _ = recovery.on_ack(((0, 9),), 0.0, 1.3)
+    assert again == []  # nothing acknowledged twice
+    assert recovery.cc.bytes_in_flight == 0
+    assert not recovery.eliciting_in_flight
+
+
+def test_time_threshold_loss_and_its_timer() -> None:
+    recovery = _recovery()
+    _send(recovery, 0, 0.0)
+    _send(recovery, 1, 0.0)
+    acked, lost = recovery.on_ack(((1, 1),), 0.0, 0.1)
+    assert [p.pn for p in acked] == [1] and lost == []
+    assert PACKET_THRESHOLD > 1
+    delay = 9 / 8 * 0.1
+    timer = recovery.timer()
+    assert timer == pytest.approx(delay)
+    lost, probe = recovery.on_timeout(timer)  # type: ignore[arg-type]
+    assert [p.pn for p in lost] == [0] and not probe
+    assert recovery.timer() is None
+
+
+def test_probe_timeout_backs_off_to_its_cap() -> None:
+    recovery = _recovery()
+    _send(recovery, 0, 0.0)
+    assert recovery.timer() == 1.5  # 0.5 + 4 * 0.25 + 0.025, capped
+    recovery.on_ack(((0, 0),), 0.0, 0.1)  # an RTT sample of 0.1
+    _send(recovery, 1, 1.0)
+    assert recovery.timer() == pytest.approx(1.0 + 0.1 + 4 * 0.05 + 0.025)
+    durations = []
+    for _ in range(4):
+        lost, probe = recovery.on_timeout(2.0)
+        assert probe and lost == []
+        durations.append(recovery.pto_duration())
+    assert durations == pytest.approx([0.65, 1.3, 1.5, 1.5])  # a healed path: within 1.5 s
+    assert [p.pn for p in recovery.oldest_unacked(3)] == [1]
+    recovery.path_changed()
+    assert recovery.pto_count == 0
+    assert [p.pn for p in recovery.discard_all()] == [1]
+    assert recovery.timer() is None
+
+
+def test_persistent_congestion_collapses_the_window() -> None:
+    recovery = _recovery()
+    _send(recovery, 0, 0.0)
+    recovery.on_ack(((0, 0),), 0.0, 0.1)  # an RTT sample of 0.1
+    for pn in range(1, 6):
+        _send(recovery, pn, pn * 1.0)  # an outage: all of these go unanswered
+    _send(recovery, 6, 10.0)
+    _, lost = recovery.on_ack(((6, 6),), 0.0, 10.1)
+    assert [p.pn for p in lost] == [1, 2, 3, 4, 5]
+    assert recovery.cc.cwnd == recovery.cc.minimum_window
+
+
+def test_ack_only_packets_are_not_tracked() -> None:
+    recovery = _recovery()
+    _send(recovery, 0, 0.0, eliciting=False)
+    assert recovery.timer() is None and recovery.cc.bytes_in_flight == 0
+
+
+def test_ack_tracker_timing_and_ranges() -> None:
+    tracker = AckTracker(0.025)
+    assert tracker.frame(0.0) is None and not tracker.pending
+    tracker.on_packet(0, True, 1.0)
+    assert not tracker.ack_due(1.0) and tracker.deadline() == 1.025
+    assert tracker.ack_due(1.025)
+    tracker.on_packet(1, True, 1.01)  # every second eliciting packet: at once
+    assert tracker.ack_due(1.01)
+    frame = tracker.frame(1.02)
+    assert frame is not None and frame.ranges == ((0, 1),) and frame.delay == 10_000
+    assert not tracker.pending
+    tracker.on_packet(5, False, 1.1)  # a gap: acknowledge at once even if not eliciting
+    assert tracker.ack_due(1.1)
+    tracker.on_packet(3, True, 1.2)
+    frame = tracker.frame(1.2)
+    assert frame is not None and frame.ranges == ((5, 5), (3, 3), (0, 1))
+    assert tracker.largest == 5
+    tracker.on_ack_acknowledged(3)  # the peer saw everything up to 3
+    frame = tracker.frame(1.3)
+    assert frame is not None and frame.ranges == ((5, 5),)
+    for pn in range(10, 10 + 3 * MAX_TRACKED_RANGES, 2):
+        tracker.on_packet(pn, False, 2.0)
+    assert len(tracker.received) == MAX_TRACKED_RANGES
