@@ -1,0 +1,581 @@
+"""One link hop over loopback TCP between two OS processes, beside its ceilings.
+
+Every figure is measured in the same run, the link beside what plain Python can do on
+the same machine:
+
+* **bulk throughput**, 64 KiB payloads, sender in this process, receiver in a child
+  process: (a) a plain asyncio TCP pair (no crypto); (b) a plain asyncio pair that seals
+  each 64 KiB frame with ChaCha20-Poly1305 (``cryptography``) behind a length prefix:
+  the Python ceiling for one encrypted hop; (link) ``NodeDriver.send`` to a neighbour
+  whose driver delivers ``NeighbourDataReceived`` events. Goal: link >= 60% of (b).
+  The sender waits for the receiver's "all received" message, so the figure is
+  end to end. Best of the rounds, rounds interleaved.
+* **small-frame round trip**: 64 B echoed by the other process, median; link vs (b).
+  Goal: <= 1.5x.
+* **link establishment**: ``connect`` until ``PeerConnected`` with the hybrid
+  (X25519 + ML-KEM-768) handshake over loopback TCP, median. Goal: <= 5 ms.
+* **memory**: in a fresh process, 1,000 idle links established in memory between a
+  hub node and 1,000 spoke nodes (both ends of every link in the process): RSS growth
+  per link and the process's peak RSS; and, in another process, the bytes a link holds
+  according to ``tracemalloc`` (on fewer links: tracing is slow).
+
+    .venv/bin/python bench/link.py [--quick] [--json]
+
+``--quick`` finishes in well under a minute; ``--json`` makes the last line one JSON
+object with every figure, its same-run ceiling and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from meshnet.crypto.entropy import SeededEntropy, SystemEntropy
+from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
+from meshnet.ids import TransportId
+from meshnet.link.config import LinkConfig
+from meshnet.node.config import NodeConfig
+from meshnet.node.events import NeighbourDataReceived, PeerConnected, PeerDisconnected
+from meshnet.node.node import Node
+from meshnet.runtime.driver import NodeDriver
+from meshnet.runtime.transports import RuntimeConfig
+from meshnet.wire.framing import StreamDeframer, encode_frame
+
+PAYLOAD = 64 * 1024
+SMALL = 64
+KEY = bytes(range(32))
+HEADER = struct.Struct(">Q")  # the sealed pair's frame header: a counter (the nonce)
+HIGH_WATER = 1 << 20
+TICKS = os.sysconf("SC_CLK_TCK")
+STREAM: dict[str, Any] = {"datagram": False, "mtu": 1 << 20}
+GOALS = {"throughput_ratio": 0.60, "throughput_mbps": 300.0, "rtt_ratio": 1.5, "handshake_ms": 5.0}
+# The node under test accepts connections and handshakes as fast as the bench makes them.
+BENCH_LINK = LinkConfig(handshake_rate=1e9, handshake_burst=1 << 30)
+BENCH_RUNTIME = RuntimeConfig(tcp_accept_rate=1e9, tcp_accept_burst=1 << 30)
+
+
+def ident(label: str) -> Identity:
+    return Identity.generate(SeededEntropy(2024, label), created=1_700_000_000)
+
+
+def make_node(label: str) -> Node:
+    return Node(
+        identity=ident(label),
+        entropy=SystemEntropy(),
+        verifier=SignatureVerifier(),
+        config=NodeConfig(link=BENCH_LINK),
+    )
+
+
+def nonce(counter: int) -> bytes:
+    return b"\x00\x00\x00\x00" + counter.to_bytes(8, "little")
+
+
+# -- the receiving process ------------------------------------------------------------
+
+
+class PlainSink(asyncio.Protocol):
+    """Counts bytes; after an 8-byte expected total, answers one byte when all arrived."""
+
+    def __init__(self) -> None:
+        self.expected = -1
+        self.buffer = b""
+        self.count = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if self.expected < 0:
+            self.buffer += data
+            if len(self.buffer) < 8:
+                return
+            self.expected = int.from_bytes(self.buffer[:8], "big")
+            data, self.buffer = self.buffer[8:], b""
+        self.count += len(data)
+        if self.count >= self.expected and self.transport is not None:
+            self.transport.write(b"k")
+            self.expected, self.count = -1, self.count - self.expected
+
+
+class SealedPeer(asyncio.Protocol):
+    """Length-prefixed ChaCha20-Poly1305 frames: bulk sink, or echo (re-sealed) for RTT."""
+
+    def __init__(self, *, echo: bool) -> None:
+        self.echo = echo
+        self.aead = ChaCha20Poly1305(KEY)
+        self.deframer = StreamDeframer(1 << 20)
+        self.expected = -1
+        self.count = 0
+        self.sent = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        aead = self.aead
+        for frame in self.deframer.feed(data):
+            view = memoryview(frame)
+            (counter,) = HEADER.unpack_from(frame)
+            plain = aead.decrypt(nonce(counter), view[HEADER.size :], view[: HEADER.size])
+            if self.echo:
+                header = HEADER.pack(self.sent)
+                self.sent += 1
+                sealed = aead.encrypt(nonce(self.sent - 1), plain, header)
+                self.transport.write(encode_frame(header + sealed))
+            elif self.expected < 0:
+                self.expected = int.from_bytes(plain, "big")
+            else:
+                self.count += len(plain)
+                if self.count >= self.expected:
+                    self.transport.write(b"k")
+                    self.expected, self.count = -1, 0
+
+
+async def serve(kind: str) -> None:
+    """The receiving process: print where it listens, serve until stdin closes."""
+    loop = asyncio.get_running_loop()
+    driver: NodeDriver | None = None
+    tasks: list[asyncio.Task[None]] = []
+    server: asyncio.Server | None = None
+    if kind == "link":
+        driver = NodeDriver(make_node("receiver"), config=BENCH_RUNTIME)
+        await driver.start(["tcp:127.0.0.1:0"])
+        tasks.append(loop.create_task(link_app(driver)))
+        where = f"{driver.listening[0]} {driver.node.node_id}"
+    else:
+        factories: dict[str, Callable[[], asyncio.Protocol]] = {
+            "plain": PlainSink,
+            "sealed": lambda: SealedPeer(echo=False),
+            "sealed-echo": lambda: SealedPeer(echo=True),
+        }
+        server = await loop.create_server(factories[kind], "127.0.0.1", 0)
+        where = f"tcp:127.0.0.1:{server.sockets[0].getsockname()[1]} -"
+    print(where, flush=True)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    await reader.read()  # until the parent closes our stdin
+    for task in tasks:
+        task.cancel()
+    if driver is not None:
+        await driver.stop()
+    if server is not None:
+        server.close()
+
+
+async def link_app(driver: NodeDriver) -> None:
+    """Echo b"E..." payloads; count bulk ones after b"X" + total; answer b"D" when done."""
+    expected, count = -1, 0
+    async for event in driver.subscribe(kinds=[NeighbourDataReceived]):
+        assert isinstance(event, NeighbourDataReceived)
+        payload = event.payload
+        if expected >= 0:
+            count += len(payload)
+            if count >= expected:
+                driver.send_to_neighbour(event.peer, b"D")
+                expected, count = -1, 0
+        elif payload[:1] == b"E":
+            driver.send_to_neighbour(event.peer, payload)
+        elif payload[:1] == b"X":
+            expected = int.from_bytes(payload[1:9], "big")
+
+
+class Child:
+    """A receiving process of one kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        endpoint, node = self.process.stdout.readline().split()
+        self.endpoint = endpoint
+        self.port = int(endpoint.rsplit(":", 1)[1])
+        self.node_id = NodeId.from_text(node) if node != "-" else None
+
+    def cpu(self) -> float:
+        """CPU seconds the child has used so far (user + system)."""
+        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+# -- the sending process: throughput ------------------------------------------------------
+
+
+async def _open(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.transport.set_write_buffer_limits(high=HIGH_WATER)  # type: ignore[union-attr]
+    return reader, writer
+
+
+async def bulk_plain(port: int, total: int) -> float:
+    reader, writer = await _open(port)
+    chunk = os.urandom(PAYLOAD)
+    start = time.perf_counter()
+    writer.write(total.to_bytes(8, "big"))
+    for _ in range(total // PAYLOAD):
+        writer.write(chunk)
+        await writer.drain()
+    await reader.readexactly(1)
+    elapsed = time.perf_counter() - start
+    writer.close()
+    return total / elapsed / 1e6
+
+
+async def bulk_sealed(port: int, total: int) -> float:
+    reader, writer = await _open(port)
+    aead = ChaCha20Poly1305(KEY)
+    chunk = os.urandom(PAYLOAD)
+    start = time.perf_counter()
+    for counter in range(total // PAYLOAD + 1):
+        plain = total.to_bytes(8, "big") if counter == 0 else chunk
+        header = HEADER.pack(counter)
+        writer.write(encode_frame(header + aead.encrypt(nonce(counter), plain, header)))
+        await writer.drain()
+    await reader.readexactly(1)
+    elapsed = time.perf_counter() - start
+    writer.close()
+    return total / elapsed / 1e6
+
+
+async def linked(child: Child) -> tuple[NodeDriver, NodeId, Any]:
+    driver = NodeDriver(make_node("sender"), config=BENCH_RUNTIME)
+    await driver.start([])
+    sub = driver.subscribe(kinds=[PeerConnected, NeighbourDataReceived])
+    assert child.node_id is not None
+    driver.connect(child.endpoint, expected_peer=child.node_id)
+    await asyncio.wait_for(sub.wait_for(PeerConnected), 30)
+    return driver, child.node_id, sub
+
+
+async def bulk_link(child: Child, total: int) -> float:
+    driver, peer, sub = await linked(child)
+    try:
+        chunk = os.urandom(PAYLOAD)
+        start = time.perf_counter()
+        driver.send_to_neighbour(peer, b"X" + total.to_bytes(8, "big"))
+        for _ in range(total // PAYLOAD):
+            await driver.send(peer, chunk)
+        await asyncio.wait_for(sub.wait_for(NeighbourDataReceived), 120)
+        elapsed = time.perf_counter() - start
+    finally:
+        await driver.stop()
+    return total / elapsed / 1e6
+
+
+# -- round trips ----------------------------------------------------------------------------
+
+
+async def rtt_sealed(port: int, rounds: int) -> list[float]:
+    reader, writer = await _open(port)
+    aead = ChaCha20Poly1305(KEY)
+    deframer = StreamDeframer(1 << 20)
+    message = b"E" * SMALL
+    samples = []
+    for counter in range(rounds):
+        start = time.perf_counter()
+        header = HEADER.pack(counter)
+        writer.write(encode_frame(header + aead.encrypt(nonce(counter), message, header)))
+        frames: list[bytes] = []
+        while not frames:
+            frames = deframer.feed(await reader.read(1 << 16))
+        view = memoryview(frames[0])
+        (back,) = HEADER.unpack_from(view)
+        aead.decrypt(nonce(back), view[HEADER.size :], view[: HEADER.size])
+        samples.append(time.perf_counter() - start)
+    writer.close()
+    return samples
+
+
+async def rtt_link(child: Child, rounds: int) -> list[float]:
+    driver, peer, sub = await linked(child)
+    message = b"E" * SMALL
+    samples = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            driver.send_to_neighbour(peer, message)
+            await sub.get()
+            samples.append(time.perf_counter() - start)
+    finally:
+        await driver.stop()
+    return samples
+
+
+async def establishment(child: Child, rounds: int) -> list[float]:
+    driver = NodeDriver(make_node("dialler"), config=BENCH_RUNTIME)
+    await driver.start([])
+    sub = driver.subscribe(kinds=[PeerConnected, PeerDisconnected])
+    samples = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            endpoint = driver.connect(child.endpoint, expected_peer=child.node_id)
+            await asyncio.wait_for(sub.wait_for(PeerConnected), 30)
+            samples.append(time.perf_counter() - start)
+            driver.disconnect(endpoint)
+            await asyncio.wait_for(sub.wait_for(PeerDisconnected), 30)
+    finally:
+        await driver.stop()
+    return samples
+
+
+# -- memory (in a fresh process) -------------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory(count: int, *, traced: bool) -> dict[str, float]:
+    """A hub linked in memory to ``count`` spokes; both ends of each link are here.
+
+    With ``traced``, ``tracemalloc`` counts the bytes the links hold (slow: use a small
+    ``count``); without it, the process's RSS growth and peak are measured.
+    """
+    verifier = SignatureVerifier()
+    entropy = SeededEntropy(7, "memory")
+
+    def node(label: str) -> Node:
+        return Node(
+            identity=Identity.generate(entropy.fork(f"id:{label}"), created=1_700_000_000),
+            entropy=entropy.fork(label),
+            verifier=verifier,
+            config=NodeConfig(link=BENCH_LINK),
+        )
+
+    hub = node("hub")
+    spokes = [node(f"spoke-{i}") for i in range(count)]
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+    before_traced, before_rss = tracemalloc.get_traced_memory()[0], rss_bytes()
+    for i, spoke in enumerate(spokes):
+        tid = TransportId(i + 1)
+        hub.transport_opened(tid, 0.0, outbound=False, endpoint=f"mem:{i}", **STREAM)
+        spoke.transport_opened(tid, 0.0, outbound=True, endpoint="mem:hub", **STREAM)
+        for _ in range(8):
+            out = spoke.datagrams_to_send(0.0)
+            back = hub.datagrams_to_send(0.0)
+            if not out and not back:
+                break
+            for t, frame in out:
+                hub.receive_datagram(t, frame, 0.0)
+            for _, frame in back:
+                spoke.receive_datagram(tid, frame, 0.0)
+        while spoke.next_event() is not None:
+            pass
+    while hub.next_event() is not None:
+        pass
+    gc.collect()
+    links = len(hub.status(0.0).links.links)
+    assert links == count, f"only {links} of {count} links came up"
+    if traced:
+        held = tracemalloc.get_traced_memory()[0] - before_traced
+        tracemalloc.stop()
+        return {"traced_bytes_per_link": held / count}
+    return {
+        "links": float(count),
+        "rss_bytes_per_link": (rss_bytes() - before_rss) / count,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class Meter:
+    """Wall time and the CPU time of both processes around one measurement."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+
+    def __enter__(self) -> Meter:
+        self.wall, self.cpu, self.child_cpu = (
+            time.perf_counter(),
+            time.process_time(),
+            self.child.cpu(),
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+        self.child_cpu = self.child.cpu() - self.child_cpu
+
+    @property
+    def busiest(self) -> float:
+        """CPU seconds of the busier side: the time if each side had a core to itself."""
+        return max(self.cpu, self.child_cpu)
+
+    @property
+    def both(self) -> float:
+        return self.cpu + self.child_cpu
+
+
+async def bulk(kind: str, child: Child, total: int) -> tuple[float, float]:
+    """(MB/s over the wall clock, MB/s per CPU second of the busier side)."""
+    with Meter(child) as meter:
+        if kind == "plain":
+            await bulk_plain(child.port, total)
+        elif kind == "sealed":
+            await bulk_sealed(child.port, total)
+        else:
+            await bulk_link(child, total)
+    return total / meter.wall / 1e6, total / meter.busiest / 1e6
+
+
+async def measure(quick: bool) -> dict[str, float]:
+    total = (32 if quick else 256) << 20
+    rounds = 2 if quick else 3
+    wall: dict[str, list[float]] = {"plain": [], "sealed": [], "link": []}
+    cpu: dict[str, list[float]] = {"plain": [], "sealed": [], "link": []}
+    children = {kind: Child(kind) for kind in ("plain", "sealed", "sealed-echo", "link")}
+    try:
+        for _ in range(rounds):
+            for kind in ("plain", "sealed", "link"):
+                by_wall, by_cpu = await bulk(kind, children[kind], total)
+                wall[kind].append(by_wall)
+                cpu[kind].append(by_cpu)
+        n_rtt = 500 if quick else 3000
+        with Meter(children["sealed-echo"]) as sealed_meter:
+            rtt_b = await rtt_sealed(children["sealed-echo"].port, n_rtt)
+        with Meter(children["link"]) as link_meter:
+            rtt_l = await rtt_link(children["link"], n_rtt)
+        n_setup = 30 if quick else 200
+        with Meter(children["link"]) as setup_meter:
+            setup = await establishment(children["link"], n_setup)
+    finally:
+        for child in children.values():
+            child.close()
+    best = {kind: max(values) for kind, values in wall.items()}
+    best_cpu = {kind: max(values) for kind, values in cpu.items()}
+    rtt_link_us = statistics.median(rtt_l) * 1e6
+    rtt_sealed_us = statistics.median(rtt_b) * 1e6
+    return {
+        "throughput_plain_mbps": best["plain"],
+        "throughput_sealed_mbps": best["sealed"],
+        "throughput_link_mbps": best["link"],
+        "throughput_link_vs_sealed": best["link"] / best["sealed"],
+        "throughput_link_vs_plain": best["link"] / best["plain"],
+        "cpu_throughput_plain_mbps": best_cpu["plain"],
+        "cpu_throughput_sealed_mbps": best_cpu["sealed"],
+        "cpu_throughput_link_mbps": best_cpu["link"],
+        "cpu_throughput_link_vs_sealed": best_cpu["link"] / best_cpu["sealed"],
+        "rtt_sealed_us": rtt_sealed_us,
+        "rtt_link_us": rtt_link_us,
+        "rtt_link_vs_sealed": rtt_link_us / rtt_sealed_us,
+        "cpu_per_rtt_sealed_us": sealed_meter.both / n_rtt * 1e6,
+        "cpu_per_rtt_link_us": link_meter.both / n_rtt * 1e6,
+        "cpu_per_rtt_link_vs_sealed": link_meter.both / sealed_meter.both,
+        "handshake_ms_median": statistics.median(setup) * 1e3,
+        "handshake_ms_p90": statistics.quantiles(setup, n=10)[-1] * 1e3,
+        "cpu_per_link_setup_ms": setup_meter.both / n_setup * 1e3,
+        "load_average": os.getloadavg()[0],
+    }
+
+
+def memory_in_child(count: int, *, traced: bool = False) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory", str(count), *(["--traced"] if traced else [])],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def report(figures: dict[str, float]) -> None:
+    rows = [
+        (
+            "bulk 64 KiB, MB/s",
+            "plain TCP (a)",
+            "throughput_plain_mbps",
+            "cpu_throughput_plain_mbps",
+        ),
+        (
+            "",
+            "sealed ChaCha20-Poly1305 (b)",
+            "throughput_sealed_mbps",
+            "cpu_throughput_sealed_mbps",
+        ),
+        ("", "link (NodeDriver)", "throughput_link_mbps", "cpu_throughput_link_mbps"),
+        (
+            "",
+            "link / (b)  [goal >= 0.60]",
+            "throughput_link_vs_sealed",
+            "cpu_throughput_link_vs_sealed",
+        ),
+        ("round trip 64 B, us", "sealed pair (b)", "rtt_sealed_us", "cpu_per_rtt_sealed_us"),
+        ("", "link", "rtt_link_us", "cpu_per_rtt_link_us"),
+        ("", "link / (b)  [goal <= 1.5]", "rtt_link_vs_sealed", "cpu_per_rtt_link_vs_sealed"),
+        ("link setup, ms", "median  [goal <= 5]", "handshake_ms_median", "cpu_per_link_setup_ms"),
+        ("", "90th percentile", "handshake_ms_p90", ""),
+        ("memory, idle links", "bytes per link (traced)", "traced_bytes_per_link", ""),
+        ("", "bytes per link (RSS)", "rss_bytes_per_link", ""),
+        ("", f"peak RSS, {int(figures['links'])} links (MB)", "peak_rss_mb", ""),
+    ]
+    print(f"{'':<22} {'':<32} {'wall':>10} {'cpu':>10}")
+    for group, name, by_wall, by_cpu in rows:
+        cpu = f"{figures[by_cpu]:>10.2f}" if by_cpu else ""
+        print(f"{group:<22} {name:<32} {figures[by_wall]:>10.2f} {cpu}")
+    print(
+        "wall: measured; cpu: throughput per CPU second of the busier process, CPU us/ms "
+        f"of both processes per round trip/setup (load average {figures['load_average']:.1f} "
+        f"on {os.cpu_count()} cores)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short rounds (< 1 minute)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args.serve))
+        return
+    if args.memory:
+        print(json.dumps(memory(args.memory, traced=args.traced)))
+        return
+    figures = asyncio.run(measure(args.quick))
+    figures.update(memory_in_child(1000))
+    figures.update(memory_in_child(50 if args.quick else 200, traced=True))
+    figures.update({f"goal_{name}": value for name, value in GOALS.items()})
+    report(figures)
+    if args.json:
+        print(json.dumps({k: round(v, 4) for k, v in figures.items()}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
