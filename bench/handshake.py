@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short rounds (< 1 minute)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args(argv)
-    seconds, rounds = (0.4, 3) if args.quick else (2.0, 5)
+    seconds, rounds = (0.4, 3) if args.quick else (1.0, 9)
 
     cases: dict[str, Callable[[], object]] = {}
     for pattern in ("XX", "IK"):

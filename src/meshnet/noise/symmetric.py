@@ -53,12 +53,18 @@ class CipherState:
         if key is not None and len(key) != _CIPHER_KEY_LEN:
             raise ValueError(f"a Noise cipher key is {_CIPHER_KEY_LEN} bytes")
         self._k = key
-        self._aead = None if key is None else self.cipher.aead(key)
+        self._aead = None  # built on first use: many handshake keys are never used
         self.n = 0
 
     def has_key(self) -> bool:
         """HasKey(): whether ``k`` is non-empty."""
         return self._k is not None
+
+    def _cipher_object(self) -> AEAD:
+        if self._aead is None:
+            assert self._k is not None
+            self._aead = self.cipher.aead(self._k)
+        return self._aead
 
     def set_nonce(self, nonce: int) -> None:
         """SetNonce(nonce): set ``n`` (out-of-order transport messages, §11.4)."""
@@ -72,11 +78,11 @@ class CipherState:
         Raises:
             NonceExhaustedError: ``n`` reached the reserved value 2^64-1.
         """
-        if self._aead is None:
+        if self._k is None:
             return plaintext
         if self.n >= MAX_NONCE:
             raise NonceExhaustedError("cipher nonce exhausted; a new handshake is needed")
-        ciphertext = self._aead.encrypt(self.cipher.nonce(self.n), plaintext, ad)
+        ciphertext = self._cipher_object().encrypt(self.cipher.nonce(self.n), plaintext, ad)
         self.n += 1
         return ciphertext
 
@@ -87,12 +93,12 @@ class CipherState:
             AuthenticationError: the tag does not verify (``n`` is not incremented).
             NonceExhaustedError: ``n`` reached the reserved value 2^64-1.
         """
-        if self._aead is None:
+        if self._k is None:
             return ciphertext
         if self.n >= MAX_NONCE:
             raise NonceExhaustedError("cipher nonce exhausted; a new handshake is needed")
         try:
-            plaintext = self._aead.decrypt(self.cipher.nonce(self.n), ciphertext, ad)
+            plaintext = self._cipher_object().decrypt(self.cipher.nonce(self.n), ciphertext, ad)
         except InvalidTag:
             raise AuthenticationError("AEAD tag did not verify") from None
         self.n += 1
