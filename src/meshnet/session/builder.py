@@ -1,0 +1,207 @@
+"""``PacketBuilder``: fills and seals a session's DATA packets (aioquic ``packet_builder``).
+
+One packet at a time, never over ``max_packet`` bytes (docs/protocol/session.md §4):
+
+1. the packet number (varint), never reused, rekeys included;
+2. an ACK frame when one is due, or for free when the packet carries other frames;
+3. if the congestion window allows, or a probe is owed: REKEY fragments, control
+   frames (credit, resets, MAX_STREAMS), queued datagrams, then STREAM frames
+   round-robin over the streams (retransmissions first); a PING when the packet must
+   elicit an acknowledgement (a probe, a keepalive, confirming new keys) but has
+   nothing else;
+4. seal under the current epoch; hand ``recovery`` what it carried, so an
+   acknowledgement or a loss can be applied to each frame later.
+
+Packets with only an ACK frame are not in flight (RFC 9002 §2) and are not tracked.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from meshnet.session.acks import AckTracker
+from meshnet.session.frames import Frame, FrameType, encode_frame
+from meshnet.session.keys import KeyRing
+from meshnet.session.packets import DATA_OVERHEAD
+from meshnet.session.recovery import LossRecovery, SentPacket
+from meshnet.session.streamset import StreamSet
+from meshnet.wire.buffer import Writer, varint_size
+
+__all__ = ["PacketBuilder", "datagram_room"]
+
+_PN_ROOM = 8  # packet numbers below 2^56 take at most 8 varint bytes
+_PING = bytes([FrameType.PING])
+
+
+def datagram_room(max_packet: int) -> int:
+    """The largest datagram payload a packet of ``max_packet`` bytes carries."""
+    room = max_packet - DATA_OVERHEAD - _PN_ROOM - 1
+    return room - varint_size(room)
+
+
+def _encoded(frame: Frame) -> bytes:
+    writer = Writer()
+    encode_frame(frame, writer)
+    return bytes(writer)
+
+
+class PacketBuilder:
+    """The outgoing side of one session: packet numbers, datagram queue, probes."""
+
+    __slots__ = (
+        "_acks",
+        "_recovery",
+        "_streams",
+        "bytes_sent",
+        "datagrams",
+        "last_eliciting_sent",
+        "packets_sent",
+        "ping_needed",
+        "pn",
+        "probes",
+        "queued_bytes",
+    )
+
+    def __init__(
+        self, *, streams: StreamSet, acks: AckTracker, recovery: LossRecovery, now: float
+    ) -> None:
+        self._streams = streams
+        self._acks = acks
+        self._recovery = recovery
+        self.pn = 0
+        self.datagrams: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.probes = 0  # probe packets owed (sent even when the window is full)
+        self.ping_needed = False
+        self.last_eliciting_sent = now
+        self.bytes_sent = 0
+        self.packets_sent = 0
+
+    # -- datagram queue ------------------------------------------------------------------
+
+    def queue_datagram(self, payload: bytes, *, max_count: int, max_bytes: int) -> int:
+        """Queue ``payload``, dropping the oldest to stay in bounds; return how many."""
+        queue = self.datagrams
+        dropped = 0
+        while queue and (len(queue) >= max_count or self.queued_bytes + len(payload) > max_bytes):
+            self.queued_bytes -= len(queue.popleft())
+            dropped += 1
+        queue.append(payload)
+        self.queued_bytes += len(payload)
+        return dropped
+
+    def drop_datagrams(self, *, larger_than: int | None = None) -> int:
+        """Drop queued datagrams (all, or those over ``larger_than``); return how many."""
+        before = len(self.datagrams)
+        if larger_than is None:
+            self.datagrams.clear()
+        else:
+            self.datagrams = deque(d for d in self.datagrams if len(d) <= larger_than)
+        self.queued_bytes = sum(len(d) for d in self.datagrams)
+        return before - len(self.datagrams)
+
+    # -- packets -------------------------------------------------------------------------
+
+    def seal_alone(self, frame: Frame, keys: KeyRing, now: float) -> bytes:
+        """A packet carrying only ``frame`` (CLOSE while lingering), not tracked."""
+        payload = Writer().varint(self.pn)
+        encode_frame(frame, payload)
+        self.pn += 1
+        packet = keys.seal(bytes(payload), now)
+        self.bytes_sent += len(packet)
+        self.packets_sent += 1
+        return packet
+
+    def build_all(self, keys: KeyRing, max_packet: int, now: float) -> list[bytes]:
+        """Every packet the window (and owed probes) allows now."""
+        out: list[bytes] = []
+        while (packet := self._build(keys, max_packet, now)) is not None:
+            out.append(packet)
+        return out
+
+    def _has_work(self, keys: KeyRing) -> bool:
+        streams = self._streams
+        return bool(
+            keys.outbox
+            or keys.confirm_needed
+            or streams.control
+            or self.datagrams
+            or streams.has_stream_data
+            or self.ping_needed
+            or self.probes
+        )
+
+    def _build(self, keys: KeyRing, max_packet: int, now: float) -> bytes | None:
+        probe = self.probes > 0
+        limit = max_packet - DATA_OVERHEAD
+        payload = Writer().varint(self.pn)
+        records: list[object] = []
+        ack_largest: int | None = None
+        recovery = self._recovery
+        send_ok = probe or recovery.cc.can_send(max_packet)
+        acks = self._acks
+        if acks.pending and (acks.ack_due(now) or (send_ok and self._has_work(keys))):
+            ack = acks.frame(now)
+            if ack is not None:
+                encode_frame(ack, payload)
+                ack_largest = ack.largest
+        eliciting = False
+        if send_ok:
+            eliciting = self._fill(keys, payload, limit, records)
+            if not eliciting and (self.ping_needed or probe or keys.confirm_needed):
+                payload.raw(_PING)
+                eliciting = True
+        if not eliciting and ack_largest is None:
+            return None
+        self.ping_needed = False
+        keys.confirm_needed = False  # any packet on the new keys makes the peer switch
+        if probe and eliciting:
+            self.probes -= 1
+        packet = keys.seal(bytes(payload), now)
+        recovery.on_sent(
+            SentPacket(self.pn, now, len(packet), eliciting, eliciting, records, ack_largest)
+        )
+        self.pn += 1
+        self.bytes_sent += len(packet)
+        self.packets_sent += 1
+        if eliciting:
+            self.last_eliciting_sent = now
+        return packet
+
+    def _fill(self, keys: KeyRing, payload: Writer, limit: int, records: list[object]) -> bool:
+        """Add the REKEY, control, datagram and STREAM frames that fit; True if any."""
+        added = False
+        outbox = keys.outbox
+        while outbox:
+            encoded = _encoded(outbox[0])
+            if len(payload) + len(encoded) > limit:
+                break  # the rest go in the next packet
+            outbox.pop(0)
+            payload.raw(encoded)
+            added = True
+        control = self._streams.control
+        while control:
+            encoded = _encoded(control[0])
+            if len(payload) + len(encoded) > limit:
+                break
+            records.append(control.popleft())
+            payload.raw(encoded)
+            added = True
+        datagrams = self.datagrams
+        while datagrams:
+            size = len(datagrams[0])
+            if len(payload) + 1 + varint_size(size) + size > limit:
+                break
+            self.queued_bytes -= size
+            payload.u8(FrameType.DATAGRAM).blob(datagrams.popleft())
+            added = True
+        streams = self._streams
+        while streams.has_stream_data:
+            item = streams.next_stream_frame(limit - len(payload))
+            if item is None:
+                break
+            frame, record = item
+            encode_frame(frame, payload)
+            records.append(record)
+            added = True
+        return added
