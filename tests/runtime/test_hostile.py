@@ -174,8 +174,10 @@ def test_half_open_handshakes_stay_at_the_bound() -> None:
         max_half_open=bound, handshake_rate=1000.0, handshake_burst=1000, handshake_timeout=1.0
     )
 
+    runtime = RuntimeConfig(link_timeout=2.0, housekeeping_interval=0.05)
+
     async def main() -> None:
-        async with served(link=link) as s:
+        async with served(link=link, runtime=runtime) as s:
             attackers = [RawPeer(make_node(f"half-{i}", seed=i)) for i in range(3 * bound)]
             try:
                 seen: list[int] = []
@@ -192,11 +194,14 @@ def test_half_open_handshakes_stay_at_the_bound() -> None:
                 assert max(seen) <= bound
                 assert s.b.status().node.links.handshakes_in_progress == bound
                 await s.still_serving()
-                # The half-open ones time out and their connections are closed.
-                for attacker in attackers[:bound]:
+                # The half-open ones time out; the refused ones never became links:
+                # every attacking connection is closed in the end.
+                for attacker in attackers:
                     await asyncio.wait_for(attacker.wait_closed(), WAIT)
                 assert drops(s.b)["handshake_timeout"] == bound
+                assert s.b.status().counter("tcp_no_link_timeout") == 2 * bound
                 assert s.b.status().node.links.handshakes_in_progress == 0
+                assert s.b.status().tcp_connections == 1
                 await s.still_serving()
             finally:
                 for attacker in attackers:

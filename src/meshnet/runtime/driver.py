@@ -473,6 +473,9 @@ class NodeDriver:
                 if silent >= config.first_frame_timeout:
                     self.count("tcp_first_frame_timeout")
                     conn.abort()
+            elif not conn.outbound and not conn.linked and now - conn.opened >= config.link_timeout:
+                self.count("tcp_no_link_timeout")  # its handshake was refused or stalled
+                conn.abort()
             elif silent >= config.idle_timeout:
                 self.count("tcp_idle_closed")
                 conn.abort()

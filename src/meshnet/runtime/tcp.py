@@ -9,7 +9,8 @@ Pipeline of one connection (``TcpConnection``, an ``asyncio.Protocol``):
 2. ``data_received``: ``StreamDeframer`` cuts every complete frame out of the read, and
    the host feeds them to the node and pumps once for the whole read. A length prefix
    over the limit closes the connection (counted); the listener is unaffected.
-3. ``send``: frames are length-prefixed and written in one ``write``. Above the high-water
+3. ``send``: frames are length-prefixed and written in one ``write`` (the first encrypted
+   link frame marks the connection as carrying a link). Above the high-water
    mark the carrier is not writable (``wait_writable`` waits, which is how senders are
    slowed); above the hard cap the peer is not reading at all and the connection is
    aborted (counted), so a peer that never reads cannot grow our memory.
@@ -25,6 +26,7 @@ from collections import Counter
 from meshnet.errors import DecodeError
 from meshnet.ids import TransportId
 from meshnet.link.limits import SourceRateLimiter
+from meshnet.link.messages import FrameType
 from meshnet.runtime.endpoints import Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
 from meshnet.wire.framing import StreamDeframer, encode_frame
@@ -32,6 +34,7 @@ from meshnet.wire.framing import StreamDeframer, encode_frame
 __all__ = ["TcpAdmission", "TcpConnection"]
 
 _NO_TRANSPORT = TransportId(0)
+_TRANSPORT = FrameType.TRANSPORT  # an encrypted link frame: we only send one on a link
 
 
 class TcpAdmission:
@@ -100,7 +103,8 @@ class TcpConnection(asyncio.Protocol):
         self.transport_id = _NO_TRANSPORT
         self.endpoint = endpoint
         self.outbound = outbound
-        self.last_received = host.now()
+        self.opened = self.last_received = host.now()
+        self.linked = False  # we sent an encrypted link frame on it: it carries a link
         self.closing_since: float | None = None
         self.frames_received = 0
         self._host = host
@@ -181,6 +185,8 @@ class TcpConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             self._host.count("send_on_closed_transport")
             return
+        if not self.linked:
+            self.linked = any(frame and frame[0] == _TRANSPORT for frame in frames)
         if len(frames) == 1:
             transport.write(encode_frame(frames[0]))
         else:

@@ -42,6 +42,9 @@ class RuntimeConfig:
     """Burst size of that token bucket."""
     first_frame_timeout: float = 10.0
     """Close an inbound TCP connection that sent no complete frame in this long."""
+    link_timeout: float = 30.0
+    """Close an inbound TCP connection that carries no link this long after it opened
+    (its handshake was refused, dropped or never finished); above the handshake timeout."""
     idle_timeout: float = 90.0
     """Close a TCP connection from which nothing was received for this long."""
     write_high_water: int = 1 * _MIB
@@ -70,6 +73,7 @@ class RuntimeConfig:
             "connect_timeout",
             "tcp_accept_rate",
             "first_frame_timeout",
+            "link_timeout",
             "idle_timeout",
             "housekeeping_interval",
             "close_timeout",
