@@ -196,10 +196,14 @@ class SessionPair:
     def run(self, seconds: float, *, until: Callable[[], bool] | None = None) -> bool:
         """Run for ``seconds`` of virtual time, or until ``until()`` holds (returned)."""
         end = self.now + seconds
+        stalled = 0
         while self.now < end:
             if until is not None and until():
                 return True
+            before = (self.now, self.delivered)
             self.step(end)
+            stalled = stalled + 1 if (self.now, self.delivered) == before else 0
+            assert stalled < 1000, "a timer fires again and again at the same time"
         return until() if until is not None else False
 
     def inject(self, side: Side, packet: bytes) -> None:

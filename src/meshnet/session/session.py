@@ -554,7 +554,7 @@ class Session:
         ack = self.acks.deadline()
         if ack is not None:
             deadline = min(deadline, ack)
-        if self.streams.live:
+        if self.streams.live and not self.recovery.eliciting_in_flight:
             deadline = min(deadline, self.out.last_eliciting_sent + self._config.keepalive_interval)
         return deadline
 
@@ -606,7 +606,11 @@ class Session:
                 self.out.probes = _PROBE_PACKETS
                 for packet in recovery.oldest_unacked(1):
                     self._on_lost([packet])  # resend its data in the probe; it stays in flight
-        if self.streams.live and now >= self.out.last_eliciting_sent + config.keepalive_interval:
+        if (
+            self.streams.live
+            and not recovery.eliciting_in_flight  # in flight: the probe timer watches
+            and now >= self.out.last_eliciting_sent + config.keepalive_interval
+        ):
             self.out.ping_needed = True
 
     # -- inspection ----------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""The two halves of a stream on their own: retransmission bookkeeping and reassembly."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshnet.errors import DecodeError, StateError
+from meshnet.ids import StreamId
+from meshnet.session.state import RecvState, SendState
+from meshnet.session.streams import RecvStream, SendStream
+
+Frame = tuple[int, bytes, bool]
+
+
+def _send(limit: int = 100, credit: int = 1000) -> SendStream:
+    return SendStream(buffer_limit=limit, max_data=credit, service=5)
+
+
+def _recv(window: int = 100) -> RecvStream:
+    return RecvStream(handle=StreamId(1), window=window, service=None)
+
+
+def test_send_buffer_is_bounded_and_reports_blocking() -> None:
+    stream = _send(limit=10)
+    assert stream.write(b"abcdefgh") == 8 and not stream.blocked
+    assert stream.write(b"ijkl") == 2 and stream.blocked
+    assert stream.next_chunk(4, 100) == (0, b"abcd", False, 4)
+    assert stream.state is SendState.SEND
+    assert stream.next_chunk(100, 3) == (4, b"efg", False, 3)  # session credit
+    assert not stream.writable()
+    assert stream.on_acked(0, 4, False)
+    assert not stream.writable() and stream.buffered == 6  # more than half still held
+    assert not stream.on_acked(5, 2, False)  # above a gap: nothing freed yet
+    assert stream.on_acked(4, 1, False)
+    assert stream.writable() and stream.buffered == 3
+
+
+def test_open_frame_and_stream_credit() -> None:
+    stream = SendStream(buffer_limit=10, max_data=0, service=2)
+    assert stream.wants_to_send()  # announce the stream even before any byte
+    assert stream.next_chunk(10, 10) == (0, b"", False, 0)
+    assert not stream.wants_to_send()
+    stream.write(b"abc")
+    assert stream.next_chunk(10, 10) is None  # no per-stream credit yet
+    stream.max_data = 2
+    assert stream.next_chunk(10, 10) == (0, b"ab", False, 2)
+
+
+def test_lost_ranges_go_first_and_skip_what_was_acknowledged() -> None:
+    stream = _send()
+    stream.write(b"0123456789")
+    stream.finish()
+    assert stream.next_chunk(4, 100) == (0, b"0123", False, 4)
+    assert stream.next_chunk(4, 100) == (4, b"4567", False, 4)
+    assert stream.next_chunk(4, 100) == (8, b"89", True, 2)
+    stream.on_acked(4, 4, False)
+    stream.on_lost(0, 4, False)
+    stream.on_lost(4, 4, False)  # acknowledged already: nothing to resend
+    stream.on_lost(8, 2, True)
+    assert stream.next_chunk(3, 100) == (0, b"012", False, 0)
+    assert stream.next_chunk(10, 100) == (3, b"3", False, 0)
+    assert stream.next_chunk(10, 100) == (8, b"89", True, 0)
+    assert stream.next_chunk(10, 100) is None
+    stream.on_acked(0, 4, False)
+    assert stream.state is SendState.DATA_SENT
+    stream.on_acked(8, 2, True)
+    assert stream.state is SendState.DATA_RECVD and stream.done
+    with pytest.raises(StateError):
+        stream.write(b"late")
+
+
+def test_a_range_lost_then_acknowledged_is_not_sent_again() -> None:
+    stream = _send()
+    stream.write(b"abcdef")
+    stream.next_chunk(6, 100)
+    stream.on_lost(0, 6, False)
+    stream.on_acked(0, 6, False)  # the original arrived after all
+    assert stream.next_chunk(10, 100) is None
+
+
+def test_reset_drops_the_buffer() -> None:
+    stream = _send()
+    stream.write(b"abcdef")
+    stream.next_chunk(3, 100)
+    assert stream.reset(7)
+    assert stream.final_size == 3 and stream.reset_pending
+    assert stream.next_chunk(10, 100) is None
+    assert not stream.reset(8)  # once
+    stream.on_lost(0, 3, False)
+    stream.on_reset_acked()
+    assert stream.state is SendState.RESET_RECVD
+
+
+@settings(max_examples=60)
+@given(st.binary(min_size=2, max_size=3000), st.data())
+def test_reassembly_in_any_order_with_duplicates(data: bytes, draw: st.DataObject) -> None:
+    cuts = sorted(set(draw.draw(st.lists(st.integers(1, len(data) - 1), max_size=20))))
+    bounds = [0, *cuts, len(data)]
+    pieces = [(bounds[i], data[bounds[i] : bounds[i + 1]]) for i in range(len(bounds) - 1)]
+    pieces += draw.draw(st.lists(st.sampled_from(pieces), max_size=5))  # duplicates
+    start = draw.draw(st.integers(0, len(data) - 1))
+    pieces.append((start, data[start : start + 50]))  # an overlapping retransmission
+    order = draw.draw(st.permutations(pieces))
+    stream = _recv(window=len(data))
+    out = bytearray()
+    for offset, piece in order:
+        _, ready = stream.on_data(offset, piece, fin=offset + len(piece) == len(data))
+        out += b"".join(ready)
+        held = sum(map(len, stream._chunks.values()))
+        assert held + len(out) <= len(data)  # nothing stored twice
+    assert bytes(out) == data
+    assert stream.finished
+    stream.mark_read()
+    assert stream.state is RecvState.DATA_READ
+
+
+def test_receive_credit_follows_consumption() -> None:
+    stream = _recv(window=100)
+    grown, ready = stream.on_data(0, b"x" * 60, False)
+    assert grown == 60 and ready == [b"x" * 60]
+    assert stream.on_consumed(40) is None  # still more than half a window ahead
+    assert stream.on_consumed(20) == 160
+    with pytest.raises(DecodeError, match="credit"):
+        stream.on_data(150, b"y" * 20, False)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ((0, b"abc", True), (0, b"abcd", False)),  # beyond the final size
+        ((0, b"abc", True), (0, b"ab", True)),  # a different final size
+        ((0, b"abcdef", False), (0, b"abc", True)),  # final size below received data
+    ],
+)
+def test_final_size_violations(first: Frame, second: Frame) -> None:
+    stream = _recv()
+    stream.on_data(*first)
+    with pytest.raises(DecodeError):
+        stream.on_data(*second)
+
+
+def test_reset_checks_the_final_size() -> None:
+    stream = _recv()
+    stream.on_data(0, b"abcdef", False)
+    with pytest.raises(DecodeError):
+        stream.on_reset(1, 3)
+    with pytest.raises(DecodeError):
+        stream.on_reset(1, 1000)
+    assert stream.on_reset(1, 10) == 4
+    assert stream.state is RecvState.RESET_RECVD and stream.reset_code == 1
+    stream.reset_delivered()
+    assert stream.done
+
+
+def test_stopped_stream_holds_nothing() -> None:
+    stream = _recv()
+    stream.on_data(10, b"later", False)
+    stream.stop()
+    assert stream.state is RecvState.RESET_READ and not stream._chunks
+    assert stream.on_data(0, b"0123456789", False)[1] == []
