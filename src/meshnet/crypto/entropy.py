@@ -82,6 +82,7 @@ class SeededEntropy(_EntropyBase):
         ).digest()
         self._counter = 0
         self._pool = b""
+        self._offset = 0  # bytes of the pool already handed out (no copy per draw)
         self._label = label
 
     def fork(self, label: str) -> SeededEntropy:
@@ -91,11 +92,14 @@ class SeededEntropy(_EntropyBase):
     def random_bytes(self, n: int) -> bytes:
         if n < 0:
             raise ValueError("random_bytes needs a count of zero or more")
-        if len(self._pool) < n:
-            blocks = -(-(n - len(self._pool)) // self._BLOCK)
-            self._pool += b"".join(self._next_block() for _ in range(blocks))
-        out, self._pool = self._pool[:n], self._pool[n:]
-        return out
+        offset = self._offset
+        left = len(self._pool) - offset
+        if left < n:
+            blocks = -(-(n - left) // self._BLOCK)
+            self._pool = self._pool[offset:] + b"".join(self._next_block() for _ in range(blocks))
+            offset = 0
+        self._offset = offset + n
+        return self._pool[offset : offset + n]
 
     def _next_block(self) -> bytes:
         block = hashlib.shake_256(self._key + self._counter.to_bytes(8, "big")).digest(self._BLOCK)
