@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ipaddress
 import os
 import socket
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import ConfigError, StateError
@@ -44,11 +42,11 @@ from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerDisconnected
 from meshnet.node.node import Node
-from meshnet.runtime.endpoints import Endpoint, Scheme, format_address, parse_endpoint
+from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
-from meshnet.runtime.tcp import TcpAdmission, TcpConnection
+from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
-from meshnet.runtime.udp import UdpSocket
+from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
 
 __all__ = ["NodeDriver"]
 
@@ -188,9 +186,13 @@ class NodeDriver:
         try:
             for endpoint in endpoints:
                 if endpoint.scheme is Scheme.TCP:
-                    await self._listen_tcp(endpoint)
+                    server, bound = await listen_tcp(self, self._admission, endpoint)
+                    self._servers.append(server)
+                    self._listening.extend(bound)
                 else:
-                    await self._listen_udp(endpoint)
+                    sock = await open_udp(self, (endpoint.host, endpoint.port))
+                    self._udp.append(sock)
+                    self._listening.append(sock.local_endpoint)
         except BaseException:
             await self.stop()
             raise
@@ -198,33 +200,6 @@ class NodeDriver:
             self._config.housekeeping_interval, self._housekeep
         )
         self._pump()
-
-    async def _listen_tcp(self, endpoint: Endpoint) -> None:
-        assert self._loop is not None
-        try:
-            server = await self._loop.create_server(
-                lambda: TcpConnection(self, self._admission, outbound=False),
-                endpoint.host,
-                endpoint.port,
-                reuse_address=True,
-            )
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen on {endpoint}: {exc.strerror}") from exc
-        self._servers.append(server)
-        for sock in server.sockets:
-            name = sock.getsockname()
-            self._listening.append(format_address(Scheme.TCP, name[0], name[1]))
-
-    async def _listen_udp(self, endpoint: Endpoint) -> None:
-        assert self._loop is not None
-        try:
-            _, sock = await self._loop.create_datagram_endpoint(
-                lambda: UdpSocket(self), local_addr=(endpoint.host, endpoint.port)
-            )
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen on {endpoint}: {exc.strerror}") from exc
-        self._udp.append(sock)
-        self._listening.append(sock.local_endpoint)
 
     async def stop(self) -> None:
         """Say goodbye on every link, flush, and close everything the driver opened."""
@@ -464,20 +439,9 @@ class NodeDriver:
     def _housekeep(self) -> None:
         config, now = self._config, self.now()
         for conn in list(self._tcp.values()):
-            silent = now - conn.last_received
-            if conn.closing_since is not None:
-                if now - conn.closing_since >= config.close_timeout:
-                    self.count("tcp_close_timeout")  # the peer stopped reading our goodbye
-                    conn.abort()
-            elif not conn.outbound and conn.frames_received == 0:
-                if silent >= config.first_frame_timeout:
-                    self.count("tcp_first_frame_timeout")
-                    conn.abort()
-            elif not conn.outbound and not conn.linked and now - conn.opened >= config.link_timeout:
-                self.count("tcp_no_link_timeout")  # its handshake was refused or stalled
-                conn.abort()
-            elif silent >= config.idle_timeout:
-                self.count("tcp_idle_closed")
+            reason = conn.overdue(now, config)
+            if reason is not None:
+                self.count(reason)
                 conn.abort()
         assert self._loop is not None
         self._housekeeping = self._loop.call_later(config.housekeeping_interval, self._housekeep)
@@ -495,7 +459,9 @@ class NodeDriver:
         try:
             endpoint = parse_endpoint(dial.endpoint)
             if endpoint.scheme is Scheme.TCP:
-                await self._dial_tcp(dial, endpoint)
+                await dial_tcp(
+                    self, self._admission, endpoint=endpoint, text=dial.endpoint, dial=dial.dial
+                )
             else:
                 await self._dial_udp(dial, endpoint)
             return
@@ -510,52 +476,11 @@ class NodeDriver:
             self.node.dial_failed(dial.dial, self.now(), reason)
             self._pump()
 
-    async def _dial_tcp(self, dial: Dial, endpoint: Endpoint) -> None:
-        assert self._loop is not None
-        await asyncio.wait_for(
-            self._loop.create_connection(
-                lambda: TcpConnection(
-                    self, self._admission, outbound=True, endpoint=dial.endpoint, dial=dial.dial
-                ),
-                endpoint.host,
-                endpoint.port,
-            ),
-            self._config.connect_timeout,
-        )
-
     async def _dial_udp(self, dial: Dial, endpoint: Endpoint) -> None:
-        assert self._loop is not None
-        if endpoint.is_literal:
-            infos = socket.getaddrinfo(
-                endpoint.host, endpoint.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
-            )
-        else:
-            infos = await asyncio.wait_for(
-                self._loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM),
-                self._config.connect_timeout,
-            )
-        if not infos:
-            raise OSError(f"{endpoint.host} has no address")
-        family, _, _, _, address = infos[0]
-        sock = await self._udp_socket_for(family, address)
+        family, address = await resolve_udp(endpoint, self._config.connect_timeout)
+        sock = pick_socket(self._udp, family, address) or self._udp_dialers.get(family)
+        if sock is None or sock.transport is None:
+            wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            sock = self._udp_dialers[family] = await open_udp(self, (wildcard, 0))
         if self._state is _State.RUNNING:
             sock.open_outbound(address, dial.endpoint, dial.dial)
-
-    async def _udp_socket_for(self, family: int, address: tuple[Any, ...]) -> UdpSocket:
-        """A listening socket that can reach ``address``, or an ephemeral one to dial from."""
-        target = ipaddress.ip_address(str(address[0]).partition("%")[0])
-        for sock in self._udp:
-            if sock.family != family or sock.transport is None:
-                continue
-            bound = ipaddress.ip_address(str(sock.transport.get_extra_info("sockname")[0]))
-            if bound.is_unspecified or bound.is_loopback == target.is_loopback:
-                return sock
-        dialer = self._udp_dialers.get(family)
-        if dialer is None or dialer.transport is None:
-            assert self._loop is not None
-            wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
-            _, dialer = await self._loop.create_datagram_endpoint(
-                lambda: UdpSocket(self), local_addr=(wildcard, 0)
-            )
-            self._udp_dialers[family] = dialer
-        return dialer

@@ -27,11 +27,11 @@ from meshnet.errors import DecodeError
 from meshnet.ids import TransportId
 from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import FrameType
-from meshnet.runtime.endpoints import Scheme, format_address
+from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
 from meshnet.wire.framing import StreamDeframer, encode_frame
 
-__all__ = ["TcpAdmission", "TcpConnection"]
+__all__ = ["TcpAdmission", "TcpConnection", "dial_tcp", "listen_tcp"]
 
 _NO_TRANSPORT = TransportId(0)
 _TRANSPORT = FrameType.TRANSPORT  # an encrypted link frame: we only send one on a link
@@ -175,6 +175,24 @@ class TcpConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._writability.pause()
 
+    def overdue(self, now: float, config: RuntimeConfig) -> str | None:
+        """Why this connection should be cut now (a counter name), or None.
+
+        A goodbye that cannot be flushed, an inbound connection that sent no frame or
+        never came to carry a link, and a connection silent for ``idle_timeout``.
+        """
+        if self.closing_since is not None:
+            return "tcp_close_timeout" if now - self.closing_since >= config.close_timeout else None
+        inbound = not self.outbound
+        if inbound and self.frames_received == 0:
+            silent = now - self.opened >= config.first_frame_timeout
+            return "tcp_first_frame_timeout" if silent else None
+        if inbound and not self.linked and now - self.opened >= config.link_timeout:
+            return "tcp_no_link_timeout"  # its handshake was refused or stalled
+        if now - self.last_received >= config.idle_timeout:
+            return "tcp_idle_closed"
+        return None
+
     def resume_writing(self) -> None:
         self._writability.resume()
 
@@ -219,3 +237,45 @@ class TcpConnection(asyncio.Protocol):
             transport.resume_reading()
         else:
             transport.pause_reading()
+
+
+async def dial_tcp(
+    host: CarrierHost, admission: TcpAdmission, *, endpoint: Endpoint, text: str, dial: int
+) -> None:
+    """Open an outbound connection for the node's ``Dial`` (``text`` as it named it).
+
+    Raises:
+        TimeoutError: no connection within ``connect_timeout``.
+        OSError: the connection was refused or could not be made.
+    """
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(
+        loop.create_connection(
+            lambda: TcpConnection(host, admission, outbound=True, endpoint=text, dial=dial),
+            endpoint.host,
+            endpoint.port,
+        ),
+        host.config.connect_timeout,
+    )
+
+
+async def listen_tcp(
+    host: CarrierHost, admission: TcpAdmission, endpoint: Endpoint
+) -> tuple[asyncio.Server, list[str]]:
+    """Listen on ``endpoint``; return the server and the endpoints actually bound.
+
+    Raises:
+        OSError: the address cannot be bound; the message names the endpoint.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        server = await loop.create_server(
+            lambda: TcpConnection(host, admission, outbound=False),
+            endpoint.host,
+            endpoint.port,
+            reuse_address=True,
+        )
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {endpoint}: {exc.strerror}") from exc
+    bound = [sock.getsockname() for sock in server.sockets]
+    return server, [format_address(Scheme.TCP, name[0], name[1]) for name in bound]

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 from collections import OrderedDict
 from typing import Any, Protocol, cast
 
 from meshnet.ids import TransportId
 from meshnet.link.messages import FrameType
-from meshnet.runtime.endpoints import Scheme, format_address
+from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, Writability
 
-__all__ = ["UdpPeer", "UdpSocket"]
+__all__ = ["UdpPeer", "UdpSocket", "open_udp", "pick_socket", "resolve_udp"]
 
 _MAX_CARRIERS_PER_ADDRESS = 2
 _EVICTION_SCAN = 64  # linked addresses skipped at most per eviction
@@ -250,3 +251,61 @@ class UdpSocket(asyncio.DatagramProtocol):
         """Close the socket and every carrier on it."""
         if self.transport is not None:
             self.transport.close()
+
+
+async def resolve_udp(endpoint: Endpoint, timeout: float) -> tuple[int, tuple[Any, ...]]:
+    """The address family and socket address to send to for ``endpoint``.
+
+    Literal addresses are converted at once; names are resolved (bounded by ``timeout``).
+
+    Raises:
+        OSError: the name does not resolve.
+        TimeoutError: resolving took longer than ``timeout``.
+    """
+    if endpoint.is_literal:
+        infos = socket.getaddrinfo(
+            endpoint.host, endpoint.port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST
+        )
+    else:
+        loop = asyncio.get_running_loop()
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM), timeout
+        )
+    if not infos:
+        raise OSError(f"{endpoint.host} has no address")
+    family, _, _, _, address = infos[0]
+    return family, address
+
+
+def pick_socket(
+    sockets: list[UdpSocket], family: int, address: tuple[Any, ...]
+) -> UdpSocket | None:
+    """A listening socket that can reach ``address`` (so peers learn our listening port).
+
+    A socket bound to the wildcard address reaches anything of its family; one bound to
+    a loopback address reaches only loopback, and one bound to another address only
+    non-loopback ones. None: dial from an ephemeral socket instead.
+    """
+    target = ipaddress.ip_address(str(address[0]).partition("%")[0])
+    for sock in sockets:
+        if sock.family != family or sock.transport is None:
+            continue
+        bound = ipaddress.ip_address(str(sock.transport.get_extra_info("sockname")[0]))
+        if bound.is_unspecified or bound.is_loopback == target.is_loopback:
+            return sock
+    return None
+
+
+async def open_udp(host: CarrierHost, local: tuple[str, int]) -> UdpSocket:
+    """A UDP socket bound to ``local`` (``("::", 0)``: an ephemeral one to dial from).
+
+    Raises:
+        OSError: the address cannot be bound; the message names it.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        _, sock = await loop.create_datagram_endpoint(lambda: UdpSocket(host), local_addr=local)
+    except OSError as exc:
+        where = format_address(Scheme.UDP, local[0], local[1])
+        raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from exc
+    return sock
