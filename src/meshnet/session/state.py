@@ -5,9 +5,11 @@ Theory of operation
 A *session* joins this node to one peer NodeId over routed packets (session.md §3)::
 
     WAITING_RECORD --record found--> INITIATING --response--> ESTABLISHED <--> REKEYING
-          |                              |                         |
-          +------ peer's INIT -----------+--> RESPONDING --first packet on the new keys--+
-    live states --close / idle / timeout / violation--> CLOSING --linger--> CLOSED
+          |                              |                          ^
+          +------ peer's INIT -----------+--> RESPONDING --first packet on the new keys
+    ESTABLISHED, REKEYING --close / idle / keys expired / violation--> CLOSING --linger-->
+    CLOSED; handshaking states --timeout / close / violation--> CLOSED; the peer's CLOSE
+    or a replacing session --> CLOSED from any live state
 
 ``WAITING_RECORD``: we want a session but have no identity record for the peer (Noise
 IK needs its static key); data waits. ``INITIATING``: our INIT is out. ``RESPONDING``:
@@ -15,7 +17,7 @@ we answered a peer's INIT and wait for its first sealed packet, which confirms t
 (a replayed INIT never gets that far). ``CLOSING``: we said CLOSE and keep the keys for
 a short linger to answer stray packets with CLOSE again.
 
-Simultaneous opens (session.md §3.3): a peer's INIT reaching a session that is itself
+Simultaneous opens (session.md §3, item 5): a peer's INIT reaching a session that is itself
 INITIATING is accepted only when the peer's NodeId is lower (``INIT_FROM_LOWER``); the
 higher node's attempt yields, so both sides converge on one handshake. An INIT that
 reaches an ESTABLISHED session is *accepted beside it*: the manager runs it as a
