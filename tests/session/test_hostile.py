@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.session.pair import SessionPair, Side
+from tests.session.pair import Path, SessionPair, Side
 
 from meshnet.crypto.entropy import SeededEntropy
+from meshnet.session.config import SessionConfig
 from meshnet.session.events import (
     DatagramReceived,
     SessionClosed,
@@ -178,3 +179,35 @@ def test_a_peer_raising_its_own_credit_is_harmless() -> None:
     pair = _established()
     pair.inject(pair.b, _seal(pair, [MaxStreams(10**9)]))
     assert not pair.b.of(SessionClosed)
+
+
+def test_a_forged_response_makes_the_initiator_start_afresh() -> None:
+    pair = SessionPair(seed=35, ab=Path(delay=0.5), ba=Path(delay=0.5))
+    pair.a.manager.send_datagram(pair.b.node_id, b"through", pair.now)
+    pair.flush()
+    (init, *_) = [p for side, p in pair.wire if side == "a"]
+    index = init[1:5]
+    forged = bytes([PacketType.HANDSHAKE_RESPONSE]) + b"\x00\x00\x00\x07" + index + b"\x00\x01"
+    pair.inject(pair.a, forged + b"garbage that is no Noise message")
+    assert dict(pair.a.manager.status(pair.now).drops)["handshake"] == 1
+    assert pair.a.manager.session_state(pair.b.node_id) is SessionState.INITIATING
+    pair.flush()
+    inits = {p[1:5] for side, p in pair.wire if side == "a" and p[0] == PacketType.HANDSHAKE_INIT}
+    assert len(inits) == 2  # a fresh attempt under a new index went out at once
+    assert pair.run(10.0, until=lambda: bool(pair.b.of(DatagramReceived)))
+    assert pair.b.of(DatagramReceived) == [DatagramReceived(pair.a.node_id, b"through")]
+
+
+def test_init_floods_are_rate_limited() -> None:
+    config = SessionConfig(handshake_rate=5.0, handshake_burst=10)
+    pair = SessionPair(seed=36, config=config)
+    strangers = [SessionPair(seed=100 + n) for n in range(15)]
+    for stranger in strangers:
+        stranger.directory[pair.b.node_id] = pair.b.identity.record
+        stranger.a.manager.send_datagram(pair.b.node_id, b"x", 0.0)
+        for destination, packet in stranger.a.manager.packets_to_send(0.0):
+            assert destination == pair.b.node_id
+            pair.b.manager.receive_packet(stranger.a.node_id, packet, 0.0)
+    drops = dict(pair.b.manager.status(0.0).drops)
+    assert drops["handshake_rate"] == 5
+    assert len(pair.b.manager.status(0.0).sessions) == 10

@@ -354,6 +354,8 @@ def test_a_restarted_peer_gets_a_fresh_session() -> None:
     assert pair.b.of(SessionEstablished)  # b reopened towards a
     reasons = [e.reason for e in pair.a.of(SessionClosed)]
     assert reasons == [CloseReason.REPLACED]
+    lifecycle = [e for e in pair.a.events if isinstance(e, SessionClosed | SessionEstablished)]
+    assert [type(e) for e in lifecycle] == [SessionEstablished, SessionClosed, SessionEstablished]
     assert pair.a.of(StreamReset) == [StreamReset(stream, StreamErrorCode.SESSION_CLOSED)]
     pair.a.manager.send_datagram(pair.b.node_id, b"new life", pair.now)
     pair.run(1.0)

@@ -28,6 +28,7 @@ _POSITIVE_SECONDS = (
     "max_ack_delay",
     "initial_rtt",
     "max_probe_timeout",
+    "handshake_rate",
 )
 _AT_LEAST_ONE = (
     "rekey_after_packets",
@@ -39,6 +40,7 @@ _AT_LEAST_ONE = (
     "stream_send_buffer",
     "stream_receive_window",
     "session_receive_window",
+    "handshake_burst",
 )
 
 
@@ -77,6 +79,11 @@ class SessionConfig:
     """Packet counters behind the highest seen that are still accepted (once)."""
     close_linger: float = 3.0
     """After closing, answer the peer's packets with CLOSE for this long."""
+    handshake_rate: float = 50.0
+    """INITs answered per second at most, over all peers (each costs an X25519 and an
+    ML-KEM operation): a token bucket, so floods are dropped, not computed."""
+    handshake_burst: int = 100
+    """... with bursts of this many."""
     max_sessions: int = 1024
     """Sessions (established or handshaking) at once; the idlest is closed for a new one."""
     max_streams: int = 256

@@ -100,6 +100,8 @@ class SessionManager:
         self._drops: dict[str, int] = {}
         self._next_stream = 0
         self._datagram_backlog = 0
+        self._tokens = float(config.handshake_burst)
+        self._tokens_at = 0.0
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -117,6 +119,18 @@ class SessionManager:
 
     def _release_handle(self, handle: StreamId) -> None:
         self._streams.pop(handle, None)
+
+    def _handshake_allowed(self, now: float) -> bool:
+        """Take a token from the responder handshake bucket (rate and burst in config)."""
+        config = self.config
+        elapsed = max(0.0, now - self._tokens_at)
+        self._tokens = min(config.handshake_burst, self._tokens + elapsed * config.handshake_rate)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            self._drop("handshake_rate")
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _datagram_allowed(self) -> bool:
         if self._datagram_backlog >= _RECEIVED_DATAGRAM_BACKLOG:
@@ -370,6 +384,7 @@ class SessionManager:
             old.replace(now)
             self._touch(old)
         self._sessions[peer] = candidate
+        candidate.announce_established()  # after the old session's SessionClosed
         self._touch(candidate)
 
     def _maybe_reopen(self, source: NodeId, now: float) -> None:
@@ -416,36 +431,35 @@ class SessionManager:
             else SessionInput.INIT_FROM_HIGHER
         )
         session = self._sessions.get(source)
-        if session is None:
-            if not self._make_room(now, local=False):
-                self._drop("session_limit")
+        candidate = self._candidates.get(source)
+        for answered in (session, candidate):
+            if answered is not None and answered.answered(sender, message):
+                answered.resend_response(now)  # a resent INIT: answer it again
+                self._touch(answered)
                 return
-            session = self._new_session(source, now)
-            session.respond(sender, message, inp, now)  # raises before filing: no trace
-            self._sessions[source] = session
-            self._touch(session)
-            return
-        if session.answered(sender, message):
-            session.resend_response(now)
-            self._touch(session)
-            return
-        if session_transition(session.state, inp).verdict is not Verdict.ACCEPT:
+        if session is not None and session_transition(session.state, inp).verdict is not (
+            Verdict.ACCEPT
+        ):
             self._drop("init_collision")  # our own attempt wins the tie
             return
-        if session.state in _HANDSHAKING:
+        if not self._handshake_allowed(now):
+            return
+        if session is not None and session.state in _HANDSHAKING:
             session.respond(sender, message, inp, now)
             self._touch(session)
             return
-        candidate = self._candidates.get(source)
-        if candidate is not None and candidate.answered(sender, message):
-            candidate.resend_response(now)
-            self._touch(candidate)
+        if session is None and not self._make_room(now, local=False):
+            self._drop("session_limit")
             return
         fresh = self._new_session(source, now)
-        fresh.respond(sender, message, inp, now)
-        if candidate is not None:
-            self._forget(candidate)
-        self._candidates[source] = fresh
+        fresh.announce = session is None
+        fresh.respond(sender, message, inp, now)  # raises before filing: no trace
+        if session is None:
+            self._sessions[source] = fresh
+        else:  # established: a candidate that replaces it once confirmed
+            if candidate is not None:
+                self._forget(candidate)
+            self._candidates[source] = fresh
         self._touch(fresh)
 
     def _on_response(

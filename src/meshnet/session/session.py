@@ -100,6 +100,7 @@ class Session:
         self.initiator = False
         self.app_involved = False  # the application asked for this session or used it
         self.established_reported = False
+        self.announce = True  # False for a candidate: the manager reports it on promotion
         self.max_packet = max_packet
         self.handshake: SessionHandshake | None = None
         self.keys: KeyRing | None = None
@@ -189,11 +190,20 @@ class Session:
             self._handshake_out = handshake.packets(self.max_packet)
 
     def restart_initiator(self, now: float) -> None:
-        """Our attempt was spoiled (a forged RESPONSE): start a fresh one at once."""
-        if self.state is not _S.INITIATING:
+        """Our attempt was spoiled (a forged RESPONSE): start a fresh one at once.
+
+        The state stays ``INITIATING``; the deadline starts over with the new attempt.
+        """
+        record = self._lookup(self.peer)
+        if self.state is not _S.INITIATING or record is None or record.node_id != self.peer:
             return
-        self.state = _S.WAITING_RECORD
-        self._try_lookup(now)
+        try:
+            handshake = self._new_handshake(initiator=True, record=record, now=now)
+        except (RemoteError, ValueError):
+            self.drop("bad_record")
+            return
+        self.handshake = handshake
+        self._handshake_out = handshake.packets(self.max_packet)
 
     def _new_handshake(
         self, *, initiator: bool, record: IdentityRecord | None, now: float
@@ -297,7 +307,14 @@ class Session:
 
     def _established(self) -> None:
         self.established_reported = True
-        self._events.append(SessionEstablished(self.peer, self.initiator))
+        if self.announce:
+            self._events.append(SessionEstablished(self.peer, self.initiator))
+
+    def announce_established(self) -> None:
+        """Report the establishment held back while this session was a candidate."""
+        self.announce = True
+        if self.established_reported:
+            self._events.append(SessionEstablished(self.peer, self.initiator))
 
     # -- commands ------------------------------------------------------------------------
 
