@@ -185,3 +185,35 @@ def test_address_table_is_bounded_and_keeps_linked_peers() -> None:
             await b.stop()
 
     run(main())
+
+
+def test_a_burst_of_datagrams_is_read_in_batches() -> None:
+    """Datagrams waiting together are fed to the node together, with one pump."""
+
+    async def main() -> None:
+        b = await started("b", ["udp:127.0.0.1:0"])
+        a = await started("a", ["udp:127.0.0.1:0"])
+        try:
+            sa, sb = a.subscribe(), b.subscribe(kinds=[NeighbourDataReceived])
+            a.connect(b.listening[0])
+            await wait(sa.wait_for(PeerConnected))
+            pumps = 0
+            pump = b._pump
+
+            def counting() -> None:
+                nonlocal pumps
+                pumps += 1
+                pump()
+
+            b._pump = counting  # type: ignore[method-assign]
+            count = 300
+            for i in range(count):  # no yield: they all wait in b's socket together
+                a.send_to_neighbour(b.node.node_id, b"%d" % i)
+            got = {int((await wait(sb.get())).payload) for _ in range(count)}  # type: ignore[union-attr]
+            assert got == set(range(count))
+            assert pumps <= count // 10, pumps
+        finally:
+            await a.stop()
+            await b.stop()
+
+    run(main())

@@ -157,6 +157,12 @@ class NodeDriver:
             node.receive_datagram(transport, frame, now)
         self._pump()
 
+    def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
+        node, now = self.node, self.now()
+        for transport, frame in batch:
+            node.receive_datagram(transport, frame, now)
+        self._pump()
+
     def carrier_closed(self, transport: TransportId) -> None:
         if self._carriers.pop(transport, None) is None:
             return

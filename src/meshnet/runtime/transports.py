@@ -212,5 +212,8 @@ class CarrierHost(Protocol):
     def frames_received(self, transport: TransportId, frames: list[bytes]) -> None:
         """Feed frames from one carrier to the node, then pump once."""
 
+    def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
+        """Feed datagrams from several carriers to the node, then pump once."""
+
     def carrier_closed(self, transport: TransportId) -> None:
         """The carrier is gone (closed by either side); tell the node."""
