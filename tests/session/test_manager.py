@@ -372,3 +372,19 @@ def test_session_table_is_bounded() -> None:
     states = [pair.a.manager.session_state(s) for s in strangers]
     assert states.count(None) == 1  # the idlest was evicted for the newest
     assert len(pair.a.manager.status(pair.now).sessions) == 2
+
+
+def test_a_lost_close_is_repeated_while_lingering() -> None:
+    pair = SessionPair(seed=26)
+    pair.establish()
+    pair.paths["a"].down = True
+    pair.a.manager.close_session(pair.b.node_id, pair.now)
+    pair.flush()  # the CLOSE is lost
+    pair.paths["a"].down = False
+    pair.run(0.5)
+    assert not pair.b.of(SessionClosed)
+    pair.b.manager.send_datagram(pair.a.node_id, b"anyone there?", pair.now)
+    pair.run(1.0)
+    (closed,) = pair.b.of(SessionClosed)
+    assert closed.by_peer and closed.reason is CloseReason.NORMAL
+    assert DatagramReceived(pair.b.node_id, b"anyone there?") not in pair.a.of(DatagramReceived)

@@ -62,7 +62,7 @@ class DatagramReceived:
     """The datagram's bytes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StreamOpened:
     stream: StreamId
     """Our handle for the stream the peer opened."""

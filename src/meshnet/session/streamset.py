@@ -267,7 +267,8 @@ class StreamSet:
             return
         if not entry.opened and recv.service is not None:
             entry.opened = True
-            self._events.append(StreamOpened(entry.handle, self.peer, recv.service))
+            opened = StreamOpened(stream=entry.handle, peer=self.peer, service=recv.service)
+            self._events.append(opened)
         if not entry.opened:
             return  # hold events until the peer's first frame says which service
         self._deliver(entry, ready, now)
