@@ -223,8 +223,10 @@ class RuntimeHarness:
                 await writer.wait_closed()
 
     async def close(self) -> None:
+        errors = {name: d.status().counter("node_error") for name, d in self.drivers.items()}
         for driver in self.drivers.values():
             await driver.stop()
+        assert not any(errors.values()), f"a core raised into the driver: {errors}"
 
 
 # -- the checks ---------------------------------------------------------------------

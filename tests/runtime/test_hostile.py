@@ -74,6 +74,7 @@ async def served(
         await asyncio.wait_for(sa.wait_for(PeerConnected), WAIT)
         await asyncio.wait_for(sb.wait_for(PeerConnected), WAIT)
         yield Served(a, b, sa, sb)
+        assert b.status().counter("node_error") == 0, "a core raised on hostile input"
     finally:
         await a.stop()
         await b.stop()

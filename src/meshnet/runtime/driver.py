@@ -24,12 +24,17 @@ dropped, both counted. Reading: a subscriber that falls ``limit`` events behind 
 reading from every socket until it catches up (``subscriptions.py``).
 
 Time is ``loop.time()`` (monotonic), never wall-clock time.
+
+A core that raises out of ``receive_datagram`` or ``handle_timer`` has a bug (hostile
+bytes must become counted drops); the driver logs it, counts ``node_error``, aborts
+that TCP connection (a shared UDP socket stays up) and keeps the timer running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import os
 import socket
 from collections import Counter
@@ -49,6 +54,8 @@ from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
 
 __all__ = ["NodeDriver"]
+
+log = logging.getLogger(__name__)
 
 _MAX_PUMP_ROUNDS = 16
 _FRAME_SLACK = 4096  # link headers, the AEAD tag and handshake framing around a payload
@@ -153,15 +160,32 @@ class NodeDriver:
 
     def frames_received(self, transport: TransportId, frames: list[bytes]) -> None:
         node, now = self.node, self.now()
-        for frame in frames:
-            node.receive_datagram(transport, frame, now)
+        try:
+            for frame in frames:
+                node.receive_datagram(transport, frame, now)
+        except Exception:  # a bug in a core: contain it to this carrier
+            self._node_failed("receive_datagram")
+            carrier = self._carriers.get(transport)
+            if carrier is not None:
+                carrier.abort()
         self._pump()
 
     def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
         node, now = self.node, self.now()
         for transport, frame in batch:
-            node.receive_datagram(transport, frame, now)
+            try:
+                node.receive_datagram(transport, frame, now)
+            except Exception:  # a bug in a core: drop this datagram, keep the socket
+                self._node_failed("receive_datagram")
         self._pump()
+
+    def _node_failed(self, verb: str) -> None:
+        """The node raised out of a driver verb: a bug (peers' bytes must never do that).
+
+        The driver logs it, counts it (``node_error``) and keeps serving everyone else.
+        """
+        log.exception("the node raised in %s; the input is dropped", verb)
+        self.count("node_error")
 
     def carrier_closed(self, transport: TransportId) -> None:
         if self._carriers.pop(transport, None) is None:
@@ -439,7 +463,10 @@ class NodeDriver:
         now = self.now()
         if deadline is not None and now < deadline:  # the loop fires within its resolution
             now = self._last_now = deadline
-        self.node.handle_timer(now)
+        try:
+            self.node.handle_timer(now)
+        except Exception:  # keep the timer alive: a dead timer would stall every link
+            self._node_failed("handle_timer")
         self._pump()
 
     def _housekeep(self) -> None:
