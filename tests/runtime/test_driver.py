@@ -297,7 +297,7 @@ def test_dialling_our_own_tcp_endpoint_is_refused_not_raised() -> None:
         try:
             sub = a.subscribe(kinds=[PeerDialFailed, PeerConnected])
             a.connect(a.listening[0])
-            event = await wait(sub.get())
+            event = await asyncio.wait_for(sub.get(), 3)  # the handshake timeout is 0.5 s
             assert isinstance(event, PeerDialFailed)
             assert a.status().counter("node_error") == 0
         finally:
