@@ -42,6 +42,7 @@ class AckTracker:
 
     @property
     def largest(self) -> int | None:
+        """The highest packet number received, or None."""
         last = self.received.last()
         return last[1] - 1 if last is not None else None
 

@@ -117,6 +117,7 @@ class Ack:
 
     @property
     def largest(self) -> int:
+        """The highest packet number the frame acknowledges."""
         return self.ranges[0][1]
 
 

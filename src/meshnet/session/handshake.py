@@ -84,6 +84,7 @@ class SessionHandshake:
 
     @property
     def complete(self) -> bool:
+        """True once both messages were written or read."""
         return self._noise.complete
 
     def packets(self, max_packet: int) -> list[bytes]:
@@ -125,6 +126,7 @@ class SessionHandshake:
         self._next_retry = None
 
     def result(self) -> HandshakeResult:
+        """The keys and the proven peer (only once complete)."""
         return self._noise.result()
 
     def peer_parameters(self) -> TransportParameters:
@@ -138,9 +140,11 @@ class SessionHandshake:
     # -- time ----------------------------------------------------------------------------
 
     def deadline(self) -> float:
+        """When the attempt is given up."""
         return self.started + self._config.handshake_timeout
 
     def get_timer(self) -> float:
+        """The next retransmission or the deadline, whichever comes first."""
         if self._next_retry is not None:
             return min(self._next_retry, self.deadline())
         return self.deadline()

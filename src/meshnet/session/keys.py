@@ -70,6 +70,7 @@ class Epoch:
     """When the peer was seen to have moved past this epoch (starts the grace period)."""
 
     def clear(self) -> None:
+        """Erase both directions' keys."""
         self.send.clear()
         self.receive.clear()
 
@@ -141,9 +142,11 @@ class KeyRing:
 
     @property
     def rekeying(self) -> bool:
+        """True while a rekey runs (ours, or the peer's with a pending epoch)."""
         return self._rekey is not None or self.pending is not None
 
     def indices(self) -> tuple[int, ...]:
+        """Our indices the peer may address packets to, current first."""
         found = [self.current.local_index]
         if self.previous is not None:
             found.append(self.previous.local_index)
@@ -310,6 +313,7 @@ class KeyRing:
     # -- time ----------------------------------------------------------------------------
 
     def rekey_due_at(self) -> float:
+        """When the current keys are due for replacement by time."""
         offset = 0.0 if self._initiator else _RESPONDER_REKEY_OFFSET
         return self.current.started + self._config.rekey_after_time + offset
 
@@ -318,6 +322,7 @@ class KeyRing:
         return now >= self.current.started + self._config.reject_after_time
 
     def get_timer(self) -> float:
+        """The next key deadline: rekey, retransmission, grace end or expiry."""
         config = self._config
         deadline = self.current.started + config.reject_after_time
         rekey = self._rekey
@@ -331,6 +336,7 @@ class KeyRing:
         return deadline
 
     def handle_timer(self, now: float) -> None:
+        """Erase keys past their grace, start, resend or abandon a rekey."""
         config = self._config
         previous = self.previous
         if (

@@ -127,6 +127,7 @@ class TransportParameters:
     """Streams the peer may open before a MAX_STREAMS."""
 
     def encode(self) -> bytes:
+        """The extension bytes carried in the handshake payload."""
         writer = Writer().u8(PARAMETERS_VERSION)
         writer.varint(self.max_data).varint(self.max_stream_data).varint(self.max_streams)
         return bytes(writer)

@@ -78,6 +78,7 @@ class RttEstimator:
         self.rttvar = self._initial / 2
 
     def update(self, sample: float, ack_delay: float, max_ack_delay: float) -> None:
+        """Take one RTT sample; ``ack_delay`` is the peer's reported delay."""
         sample = max(sample, GRANULARITY / 10)
         self.latest = sample
         if not self.has_sample:
@@ -123,10 +124,12 @@ class NewReno:
 
     @property
     def initial_window(self) -> int:
+        """The window of a fresh path, in bytes."""
         return max(_INITIAL_WINDOW_PACKETS * min(self.max_datagram, 1472), 2 * self.max_datagram)
 
     @property
     def minimum_window(self) -> int:
+        """The window never shrinks below this, in bytes."""
         return _MINIMUM_WINDOW_PACKETS * self.max_datagram
 
     def resize(self, max_datagram: int) -> None:
@@ -141,12 +144,15 @@ class NewReno:
         self._recovery_start = float("-inf")
 
     def can_send(self, size: int) -> bool:
+        """True when a packet of ``size`` bytes fits in the window."""
         return self.bytes_in_flight + size <= self.cwnd
 
     def on_sent(self, size: int) -> None:
+        """A packet of ``size`` bytes went into flight."""
         self.bytes_in_flight += size
 
     def on_acked(self, size: int, sent: float) -> None:
+        """A packet sent at ``sent`` was acknowledged: grow the window."""
         self.bytes_in_flight = max(0, self.bytes_in_flight - size)
         if sent <= self._recovery_start:
             return  # acknowledged packets sent before the loss do not grow the window
@@ -169,6 +175,7 @@ class NewReno:
         self.ssthresh = self.cwnd
 
     def on_persistent_congestion(self, now: float) -> None:
+        """Everything over several PTOs was lost: back to the minimum window."""
         self._recovery_start = now
         self.cwnd = self.minimum_window
 
@@ -206,6 +213,7 @@ class LossRecovery:
     # -- sending -------------------------------------------------------------------------
 
     def on_sent(self, packet: SentPacket) -> None:
+        """Remember a sealed packet (ACK-only packets are not tracked)."""
         if packet.ack_eliciting or packet.in_flight:
             self.sent[packet.pn] = packet
             self._pns.append(packet.pn)  # packet numbers only grow: the list stays sorted
@@ -216,6 +224,7 @@ class LossRecovery:
 
     @property
     def eliciting_in_flight(self) -> bool:
+        """True while an ack-eliciting packet is unacknowledged."""
         return bool(self._pns)
 
     # -- acknowledgements ----------------------------------------------------------------

@@ -149,6 +149,7 @@ class Session:
     # -- small helpers -------------------------------------------------------------------
 
     def drop(self, reason: str) -> None:
+        """Count a dropped packet, frame or datagram under ``reason``."""
         self.drops[reason] = self.drops.get(reason, 0) + 1
 
     def _apply(self, inp: SessionInput) -> bool:
@@ -160,10 +161,12 @@ class Session:
 
     @property
     def last_activity(self) -> float:
+        """The last time the application's data moved either way."""
         return max(self._last_activity, self.streams.last_activity)
 
     @property
     def has_keys(self) -> bool:
+        """True once the handshake produced keys."""
         return self.keys is not None
 
     # -- handshake -----------------------------------------------------------------------
@@ -391,9 +394,11 @@ class Session:
         self._end(inp, reason, detail, now)
 
     def path_changed(self) -> None:
+        """Routing moved the peer to another path: restart RTT and window."""
         self.recovery.path_changed()
 
     def set_max_packet(self, size: int) -> None:
+        """Use a new packet size budget; drop queued datagrams that no longer fit."""
         self.max_packet = size
         self.recovery.cc.resize(size)
         dropped = self.out.drop_datagrams(larger_than=datagram_room(size))
@@ -550,6 +555,7 @@ class Session:
         return deadline
 
     def get_timer(self) -> float | None:
+        """The next deadline of this session, or None once closed."""
         state = self.state
         if state is _S.CLOSED:
             return None
@@ -576,6 +582,7 @@ class Session:
         return deadline
 
     def handle_timer(self, now: float) -> None:
+        """Run whatever is due: lookups, retransmissions, timeouts, probes."""
         state = self.state
         if state is _S.CLOSING:
             if now >= self.linger_until and self._apply(_I.LINGER_ENDED) and self.keys:
@@ -633,9 +640,11 @@ class Session:
     # -- inspection ----------------------------------------------------------------------
 
     def on_consumed(self, handle: StreamId, count: int) -> None:
+        """The application took ``count`` bytes of ``handle``: give credit back."""
         self.streams.on_consumed(handle, count)
 
     def status(self, now: float) -> SessionStatus:
+        """A frozen snapshot of this session."""
         rtt = self.recovery.rtt
         cc = self.recovery.cc
         keys = self.keys

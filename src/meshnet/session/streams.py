@@ -119,6 +119,7 @@ class SendStream:
 
     @property
     def final_size(self) -> int:
+        """The stream's size as the peer must see it (what was sent, after a reset)."""
         return self.write_offset if self.reset_code is None else self.sent_offset
 
     def wants_to_send(self) -> bool:
@@ -214,6 +215,7 @@ class SendStream:
             self.open_pending = not self._acked and not self.fin_acked
 
     def on_reset_acked(self) -> None:
+        """The peer acknowledged our RESET_STREAM."""
         result = send_transition(self.state, SendInput.RESET_ACKED)
         if result.verdict.value == "accept":
             self.state = result.next_state
@@ -224,10 +226,12 @@ class SendStream:
 
     @property
     def done(self) -> bool:
+        """True in a terminal state."""
         return self.state in (SendState.DATA_RECVD, SendState.RESET_RECVD)
 
     @property
     def buffered(self) -> int:
+        """Bytes held that the peer has not acknowledged."""
         return self.write_offset - self.base
 
     def writable(self) -> bool:
@@ -362,6 +366,7 @@ class RecvStream:
         return grown
 
     def reset_delivered(self) -> None:
+        """The application was told of the peer's reset."""
         self._advance(RecvInput.RESET_DELIVERED)
 
     def stop(self) -> None:
@@ -387,4 +392,5 @@ class RecvStream:
 
     @property
     def done(self) -> bool:
+        """True in a terminal state."""
         return self.state in (RecvState.DATA_READ, RecvState.RESET_READ)

@@ -131,6 +131,7 @@ class StreamSet:
             self._enqueue(entry)
 
     def parameters(self) -> TransportParameters:
+        """Our transport parameters for the handshake payload."""
         config = self._config
         return TransportParameters(
             max_data=config.session_receive_window,
@@ -140,6 +141,7 @@ class StreamSet:
 
     @property
     def live(self) -> int:
+        """Streams open now (both directions, ours and the peer's)."""
         return len(self.by_wire)
 
     def open(self, service: int, now: float) -> StreamId:
@@ -178,12 +180,14 @@ class StreamSet:
         return entry
 
     def get(self, handle: StreamId) -> _Stream:
+        """The stream behind ``handle``; ``StateError`` when it is gone."""
         entry = self.by_handle.get(handle)
         if entry is None:
             raise StateError(f"stream {handle} is closed")
         return entry
 
     def write(self, handle: StreamId, data: bytes, now: float) -> int:
+        """Buffer bytes on a stream; return how many were taken."""
         entry = self.get(handle)
         taken = entry.send.write(data)
         if taken:
@@ -192,6 +196,7 @@ class StreamSet:
         return taken
 
     def finish(self, handle: StreamId) -> None:
+        """Finish our direction of a stream (FIN after the data)."""
         entry = self.get(handle)
         entry.send.finish()
         self._enqueue(entry)
@@ -285,6 +290,7 @@ class StreamSet:
             self._check_removal(entry)
 
     def on_reset(self, frame: ResetStream) -> None:
+        """Take a RESET_STREAM: the peer abandoned its direction."""
         entry = self._lookup(frame.stream_id)
         if entry is None:
             return
@@ -303,6 +309,7 @@ class StreamSet:
         self._check_removal(entry)
 
     def on_stop_sending(self, frame: StopSending) -> None:
+        """Take a STOP_SENDING: abandon our direction as asked."""
         entry = self._lookup(frame.stream_id)
         if entry is None:
             return
@@ -316,18 +323,21 @@ class StreamSet:
             self._events.append(StreamReset(entry.handle, code))
 
     def on_max_data(self, frame: MaxData) -> None:
+        """Take a MAX_DATA: more session credit."""
         if frame.maximum > self.send_credit:
             self.send_credit = frame.maximum
             for entry in self.by_wire.values():
                 self._enqueue(entry)
 
     def on_max_stream_data(self, frame: MaxStreamData) -> None:
+        """Take a MAX_STREAM_DATA: more credit on one stream."""
         entry = self._lookup(frame.stream_id)
         if entry is not None and frame.maximum > entry.send.max_data:
             entry.send.max_data = frame.maximum
             self._enqueue(entry)
 
     def on_max_streams(self, frame: MaxStreams) -> None:
+        """Take a MAX_STREAMS: we may open more streams."""
         if frame.maximum > self._peer_credit:
             self._peer_credit = frame.maximum
             for entry in self.by_wire.values():
@@ -364,6 +374,7 @@ class StreamSet:
 
     @property
     def has_stream_data(self) -> bool:
+        """True while some stream may have a frame to send."""
         return bool(self._ready)
 
     def next_stream_frame(self, room: int) -> tuple[Stream, StreamRecord] | None:
@@ -392,6 +403,7 @@ class StreamSet:
         return None
 
     def on_stream_acked(self, record: StreamRecord) -> None:
+        """A STREAM frame we sent was acknowledged."""
         entry, offset, length, fin = record
         if entry.removed:
             return
@@ -403,6 +415,7 @@ class StreamSet:
         self._check_removal(entry)
 
     def on_stream_lost(self, record: StreamRecord) -> None:
+        """A STREAM frame we sent was lost: queue its bytes again."""
         entry, offset, length, fin = record
         if entry.removed:
             return
@@ -410,6 +423,7 @@ class StreamSet:
         self._enqueue(entry)
 
     def on_control_acked(self, frame: Frame) -> None:
+        """A control frame we sent was acknowledged."""
         if isinstance(frame, ResetStream):
             entry = self.by_wire.get(frame.stream_id)
             if entry is not None:
