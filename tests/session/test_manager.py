@@ -388,3 +388,20 @@ def test_a_lost_close_is_repeated_while_lingering() -> None:
     (closed,) = pair.b.of(SessionClosed)
     assert closed.by_peer and closed.reason is CloseReason.NORMAL
     assert DatagramReceived(pair.b.node_id, b"anyone there?") not in pair.a.of(DatagramReceived)
+
+
+def test_a_smaller_budget_mid_transfer_cuts_retransmissions_too() -> None:
+    pair = SessionPair(seed=27, ab=Path(loss=0.1), ba=Path(loss=0.1))
+    pair.a.manager.set_max_packet(pair.b.node_id, 20000)
+    pair.establish()
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, MB, pair.now)
+    pair.run(0.2)
+    pair.a.manager.send_datagram(pair.b.node_id, b"d" * 5000, pair.now)  # queued, too big soon
+    pair.a.manager.set_max_packet(pair.b.node_id, 600)  # the route moved to a narrow path
+    pair.wire.clear()
+    assert pair.run(120.0, until=lambda: len(pair.b.finished) == 1)
+    assert bytes(next(iter(pair.b.received.values()))) == MB
+    assert max(len(p) for side, p in pair.wire if side == "a") <= 600
+    (status,) = pair.a.manager.status(pair.now).sessions
+    assert status.max_packet == 600 and dict(status.drops)["datagram_too_large"] == 1
