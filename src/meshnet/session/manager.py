@@ -195,7 +195,8 @@ class SessionManager:
         for table in (self._candidates, self._sessions):
             for session in table.values():
                 if session.state is SessionState.RESPONDING and not session.app_involved:
-                    session.fail(SessionInput.CLOSE_REQUESTED, CloseReason.OVERLOADED, "", now)
+                    reason = CloseReason.OVERLOADED
+                    session.fail(SessionInput.CLOSE_REQUESTED, reason, "evicted", now)
                     self._touch(session)
                     return True
         if not local or not self._sessions:
@@ -213,7 +214,7 @@ class SessionManager:
         if peer == self.identity.node_id:
             raise LocalError("a node cannot open a session to itself")
         if not self._make_room(now, local=True):
-            raise StateError("the session table is full")  # pragma: no cover - local evicts
+            raise StateError("the session table is full")
         session = self._new_session(peer, now)
         self._sessions[peer] = session
         session.begin(now)

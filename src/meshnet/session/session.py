@@ -164,11 +164,6 @@ class Session:
         """The last time the application's data moved either way."""
         return max(self._last_activity, self.streams.last_activity)
 
-    @property
-    def has_keys(self) -> bool:
-        """True once the handshake produced keys."""
-        return self.keys is not None
-
     # -- handshake -----------------------------------------------------------------------
 
     def begin(self, now: float) -> None:
