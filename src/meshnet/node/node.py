@@ -103,6 +103,8 @@ class Node:
         )
         self.peers = PeerTable(entropy=entropy, backoff=self.config.backoff)
         self._drops: dict[str, int] = {}
+        self._now = 0.0  # the latest time any input carried
+        self._flush_at: float | None = None
         self._dial_of: dict[TransportId, int] = {}
         self._events: deque[NodeEvent] = deque()
         self._commands: list[TransportCommand] = []
@@ -240,12 +242,25 @@ class Node:
         return commands
 
     def next_event(self) -> NodeEvent | None:
-        return self._events.popleft() if self._events else None
+        """The next event: the node's own first, then the session layer's.
+
+        Session events are handed out only when asked for, never copied into a queue
+        of ours: taking a ``StreamDataReceived`` is what returns flow-control credit to
+        the sender, so a slow reader slows the sender instead of growing memory. The
+        credit updates it causes go out at the next ``get_timer()`` deadline (now).
+        """
+        if self._events:
+            return self._events.popleft()
+        event = self.sessions.next_event()
+        if event is not None:
+            self._flush_at = self._now  # credit or acks to send: ask for a timer now
+        return event
 
     def get_timer(self) -> float | None:
         deadlines = [
             t
             for t in (
+                self._flush_at,
                 self.links.get_timer(),
                 self.router.get_timer(),
                 self.sessions.get_timer(),
@@ -275,15 +290,14 @@ class Node:
 
     def _pump(self, now: float) -> None:
         """Move bytes and events between the layers until none is left to move."""
+        self._now = max(self._now, now)
+        self._flush_at = None
         for _ in range(_MAX_PUMP_ROUNDS):
             moved = self._pump_links(now)
             for destination, packet in self.sessions.packets_to_send(now):
                 self.router.send(destination, packet, now)
                 moved = True
             moved = self._pump_router(now) or moved
-            while (event := self.sessions.next_event()) is not None:
-                self._events.append(event)
-                moved = True
             if not moved:
                 return
 
