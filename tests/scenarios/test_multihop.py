@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.helpers.simnet import build_network
+
 from meshnet.sim.harness import AppDatagram
 from meshnet.sim.simulation import Simulation
-from tests.helpers.simnet import build_network
 
 SECRET = b"meet at the old mill at dawn; bring the radio batteries" * 4
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.helpers.simnet import build_network
+
 from meshnet.ids import StreamId
 from meshnet.node.events import StreamDataReceived, StreamFinished, StreamOpened
 from meshnet.sim.simulation import Simulation
-from tests.helpers.simnet import build_network
 
 
 class StreamSink:
@@ -97,7 +98,7 @@ def test_stream_survives_a_relay_crash_on_a_ring() -> None:
     sim.crash(relay)  # the other side of the ring must carry the rest
     while offset < len(payload):
         rest = payload[offset:]
-        offset += app(sim, src, lambda n: n.stream_send(stream, rest, sim.now))
+        offset += app(sim, src, lambda n, rest=rest: n.stream_send(stream, rest, sim.now))
         sim.run_for(0.05)
         assert sim.now < 200.0
     app(sim, src, lambda n: n.stream_close(stream, sim.now))
