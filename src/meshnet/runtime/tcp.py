@@ -129,6 +129,7 @@ class TcpConnection(asyncio.Protocol):
                 host.count(refusal)
                 transport.abort()
                 return
+            host.count("tcp_accepted")
             self.endpoint = format_address(Scheme.TCP, peer[0], peer[1])
         else:
             self._admission.opened(None)
