@@ -52,6 +52,7 @@ from meshnet.node.config import NodeConfig
 from meshnet.node.events import NeighbourDataReceived, PeerConnected, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.driver import NodeDriver
+from meshnet.runtime.subscriptions import Subscription
 from meshnet.runtime.transports import RuntimeConfig
 from meshnet.wire.framing import StreamDeframer, encode_frame
 
@@ -264,29 +265,45 @@ async def bulk_sealed(port: int, total: int) -> float:
     return total / elapsed / 1e6
 
 
-async def linked(child: Child) -> tuple[NodeDriver, NodeId, Any]:
-    driver = NodeDriver(make_node("sender"), config=BENCH_RUNTIME)
-    await driver.start([])
-    sub = driver.subscribe(kinds=[PeerConnected, NeighbourDataReceived])
-    assert child.node_id is not None
-    driver.connect(child.endpoint, expected_peer=child.node_id)
-    await asyncio.wait_for(sub.wait_for(PeerConnected), 30)
-    return driver, child.node_id, sub
+class LinkClient:
+    """A sending node linked to the ``link`` child once, reused by every round."""
 
+    def __init__(self, child: Child) -> None:
+        assert child.node_id is not None
+        self.peer = child.node_id
+        self.child = child
+        self.driver = NodeDriver(make_node("sender"), config=BENCH_RUNTIME)
+        self.sub: Subscription | None = None
 
-async def bulk_link(child: Child, total: int) -> float:
-    driver, peer, sub = await linked(child)
-    try:
+    async def start(self) -> None:
+        await self.driver.start([])
+        self.sub = self.driver.subscribe(kinds=[PeerConnected, NeighbourDataReceived])
+        self.driver.connect(self.child.endpoint, expected_peer=self.peer)
+        await asyncio.wait_for(self.sub.wait_for(PeerConnected), 30)
+
+    async def bulk(self, total: int) -> None:
+        driver, peer, sub = self.driver, self.peer, self.sub
+        assert sub is not None
         chunk = os.urandom(PAYLOAD)
-        start = time.perf_counter()
         driver.send_to_neighbour(peer, b"X" + total.to_bytes(8, "big"))
         for _ in range(total // PAYLOAD):
             await driver.send(peer, chunk)
         await asyncio.wait_for(sub.wait_for(NeighbourDataReceived), 120)
-        elapsed = time.perf_counter() - start
-    finally:
-        await driver.stop()
-    return total / elapsed / 1e6
+
+    async def rtt(self, rounds: int) -> list[float]:
+        driver, peer, sub = self.driver, self.peer, self.sub
+        assert sub is not None
+        message = b"E" * SMALL
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            driver.send_to_neighbour(peer, message)
+            await sub.get()
+            samples.append(time.perf_counter() - start)
+        return samples
+
+    async def stop(self) -> None:
+        await self.driver.stop()
 
 
 # -- round trips ----------------------------------------------------------------------------
@@ -310,21 +327,6 @@ async def rtt_sealed(port: int, rounds: int) -> list[float]:
         aead.decrypt(nonce(back), view[HEADER.size :], view[: HEADER.size])
         samples.append(time.perf_counter() - start)
     writer.close()
-    return samples
-
-
-async def rtt_link(child: Child, rounds: int) -> list[float]:
-    driver, peer, sub = await linked(child)
-    message = b"E" * SMALL
-    samples = []
-    try:
-        for _ in range(rounds):
-            start = time.perf_counter()
-            driver.send_to_neighbour(peer, message)
-            await sub.get()
-            samples.append(time.perf_counter() - start)
-    finally:
-        await driver.stop()
     return samples
 
 
@@ -440,45 +442,54 @@ class Meter:
         return self.cpu + self.child_cpu
 
 
-async def bulk(kind: str, child: Child, total: int) -> tuple[float, float]:
-    """(MB/s over the wall clock, MB/s per CPU second of the busier side)."""
-    with Meter(child) as meter:
-        if kind == "plain":
-            await bulk_plain(child.port, total)
-        elif kind == "sealed":
-            await bulk_sealed(child.port, total)
-        else:
-            await bulk_link(child, total)
-    return total / meter.wall / 1e6, total / meter.busiest / 1e6
-
-
 async def measure(quick: bool) -> dict[str, float]:
-    total = (32 if quick else 256) << 20
-    rounds = 2 if quick else 3
-    wall: dict[str, list[float]] = {"plain": [], "sealed": [], "link": []}
-    cpu: dict[str, list[float]] = {"plain": [], "sealed": [], "link": []}
+    total = (32 if quick else 128) << 20
+    rounds = 3 if quick else 5
+    n_rtt = 200 if quick else 600
+    kinds = ("plain", "sealed", "link")
+    wall: dict[str, list[float]] = {kind: [] for kind in kinds}
+    busiest: dict[str, list[float]] = {kind: [] for kind in kinds}
+    sides: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
+    rtt: dict[str, list[float]] = {"sealed": [], "link": []}
+    rtt_cpu: dict[str, list[float]] = {"sealed": [], "link": []}
     children = {kind: Child(kind) for kind in ("plain", "sealed", "sealed-echo", "link")}
+    client = LinkClient(children["link"])
     try:
-        for _ in range(rounds):
-            for kind in ("plain", "sealed", "link"):
-                by_wall, by_cpu = await bulk(kind, children[kind], total)
-                wall[kind].append(by_wall)
-                cpu[kind].append(by_cpu)
-        n_rtt = 500 if quick else 3000
-        with Meter(children["sealed-echo"]) as sealed_meter:
-            rtt_b = await rtt_sealed(children["sealed-echo"].port, n_rtt)
-        with Meter(children["link"]) as link_meter:
-            rtt_l = await rtt_link(children["link"], n_rtt)
+        await client.start()
+        for _ in range(rounds):  # interleaved, so a noisy moment hurts every case alike
+            for kind in kinds:
+                with Meter(children[kind]) as meter:
+                    if kind == "plain":
+                        await bulk_plain(children[kind].port, total)
+                    elif kind == "sealed":
+                        await bulk_sealed(children[kind].port, total)
+                    else:
+                        await client.bulk(total)
+                frames = total / PAYLOAD
+                wall[kind].append(total / meter.wall / 1e6)
+                busiest[kind].append(total / meter.busiest / 1e6)
+                sides[kind].append((meter.cpu / frames * 1e6, meter.child_cpu / frames * 1e6))
+            with Meter(children["sealed-echo"]) as meter:
+                rtt["sealed"].append(
+                    statistics.median(await rtt_sealed(children["sealed-echo"].port, n_rtt))
+                )
+            rtt_cpu["sealed"].append(meter.both / n_rtt)
+            with Meter(children["link"]) as meter:
+                rtt["link"].append(statistics.median(await client.rtt(n_rtt)))
+            rtt_cpu["link"].append(meter.both / n_rtt)
+        await client.stop()
         n_setup = 30 if quick else 200
         with Meter(children["link"]) as setup_meter:
             setup = await establishment(children["link"], n_setup)
     finally:
+        await client.stop()
         for child in children.values():
             child.close()
     best = {kind: max(values) for kind, values in wall.items()}
-    best_cpu = {kind: max(values) for kind, values in cpu.items()}
-    rtt_link_us = statistics.median(rtt_l) * 1e6
-    rtt_sealed_us = statistics.median(rtt_b) * 1e6
+    best_cpu = {kind: max(values) for kind, values in busiest.items()}
+    per_frame = {kind: min(values, key=max) for kind, values in sides.items()}
+    rtt_link_us, rtt_sealed_us = min(rtt["link"]) * 1e6, min(rtt["sealed"]) * 1e6
+    cpu_rtt_link, cpu_rtt_sealed = min(rtt_cpu["link"]) * 1e6, min(rtt_cpu["sealed"]) * 1e6
     return {
         "throughput_plain_mbps": best["plain"],
         "throughput_sealed_mbps": best["sealed"],
@@ -489,12 +500,16 @@ async def measure(quick: bool) -> dict[str, float]:
         "cpu_throughput_sealed_mbps": best_cpu["sealed"],
         "cpu_throughput_link_mbps": best_cpu["link"],
         "cpu_throughput_link_vs_sealed": best_cpu["link"] / best_cpu["sealed"],
+        "cpu_us_per_frame_sender_sealed": per_frame["sealed"][0],
+        "cpu_us_per_frame_receiver_sealed": per_frame["sealed"][1],
+        "cpu_us_per_frame_sender_link": per_frame["link"][0],
+        "cpu_us_per_frame_receiver_link": per_frame["link"][1],
         "rtt_sealed_us": rtt_sealed_us,
         "rtt_link_us": rtt_link_us,
         "rtt_link_vs_sealed": rtt_link_us / rtt_sealed_us,
-        "cpu_per_rtt_sealed_us": sealed_meter.both / n_rtt * 1e6,
-        "cpu_per_rtt_link_us": link_meter.both / n_rtt * 1e6,
-        "cpu_per_rtt_link_vs_sealed": link_meter.both / sealed_meter.both,
+        "cpu_per_rtt_sealed_us": cpu_rtt_sealed,
+        "cpu_per_rtt_link_us": cpu_rtt_link,
+        "cpu_per_rtt_link_vs_sealed": cpu_rtt_link / cpu_rtt_sealed,
         "handshake_ms_median": statistics.median(setup) * 1e3,
         "handshake_ms_p90": statistics.quantiles(setup, n=10)[-1] * 1e3,
         "cpu_per_link_setup_ms": setup_meter.both / n_setup * 1e3,
@@ -534,6 +549,10 @@ def report(figures: dict[str, float]) -> None:
             "throughput_link_vs_sealed",
             "cpu_throughput_link_vs_sealed",
         ),
+        ("CPU us per 64 KiB", "sealed (b): sender", "", "cpu_us_per_frame_sender_sealed"),
+        ("", "sealed (b): receiver", "", "cpu_us_per_frame_receiver_sealed"),
+        ("", "link: sender", "", "cpu_us_per_frame_sender_link"),
+        ("", "link: receiver", "", "cpu_us_per_frame_receiver_link"),
         ("round trip 64 B, us", "sealed pair (b)", "rtt_sealed_us", "cpu_per_rtt_sealed_us"),
         ("", "link", "rtt_link_us", "cpu_per_rtt_link_us"),
         ("", "link / (b)  [goal <= 1.5]", "rtt_link_vs_sealed", "cpu_per_rtt_link_vs_sealed"),
@@ -545,12 +564,13 @@ def report(figures: dict[str, float]) -> None:
     ]
     print(f"{'':<22} {'':<32} {'wall':>10} {'cpu':>10}")
     for group, name, by_wall, by_cpu in rows:
+        wall = f"{figures[by_wall]:>10.2f}" if by_wall else " " * 10
         cpu = f"{figures[by_cpu]:>10.2f}" if by_cpu else ""
-        print(f"{group:<22} {name:<32} {figures[by_wall]:>10.2f} {cpu}")
+        print(f"{group:<22} {name:<32} {wall} {cpu}")
     print(
-        "wall: measured; cpu: throughput per CPU second of the busier process, CPU us/ms "
-        f"of both processes per round trip/setup (load average {figures['load_average']:.1f} "
-        f"on {os.cpu_count()} cores)"
+        "wall: measured (best round); cpu: throughput per CPU second of the busier process, "
+        "CPU us of each process per 64 KiB frame, CPU us/ms of both processes per round "
+        f"trip/setup (load average {figures['load_average']:.1f} on {os.cpu_count()} cores)"
     )
 
 
