@@ -8,7 +8,7 @@ from meshnet.crypto.entropy import SeededEntropy
 from meshnet.routing.announce import AnnounceScheduler, AnnounceTrigger
 from meshnet.routing.config import RoutingConfig
 
-CONFIG = RoutingConfig()
+CONFIG = RoutingConfig(initial_delay=0.0)  # timing rules after the first announcement
 
 
 def scheduler() -> AnnounceScheduler:
@@ -100,3 +100,13 @@ def test_every_trigger_is_honoured(trigger: AnnounceTrigger) -> None:
     s = scheduler()
     s.request(trigger, 3.0)
     assert s.trigger(3.0) is trigger
+
+
+def test_first_announcement_waits_to_gather_a_starting_nodes_links() -> None:
+    config = RoutingConfig(initial_delay=1.0)
+    s = AnnounceScheduler(config=config, entropy=SeededEntropy(1, "announce"))
+    s.request(AnnounceTrigger.TOPOLOGY, 5.0)
+    assert s.trigger(5.5) is None
+    s.request(AnnounceTrigger.TOPOLOGY, 5.5)  # a second link comes up meanwhile
+    assert s.due == 6.0
+    assert s.trigger(6.0) is AnnounceTrigger.TOPOLOGY

@@ -48,7 +48,7 @@ def test_quantised_metrics_survive_an_announcement(m: LinkMetrics) -> None:
     if m.rtt is None:
         assert q.rtt is None
     else:
-        assert q.rtt == pytest.approx(min(m.rtt, 65.534), abs=0.0005)
+        assert q.rtt == pytest.approx(min(m.rtt, 65.534), abs=0.0005 + 1e-9)  # half a ms, rounded
     assert q.loss == pytest.approx(m.loss, abs=1 / 510)
 
 

@@ -14,6 +14,10 @@ Four things make a node announce:
 * ``SEQUENCE``: we heard an announcement of our own id newer than ours (we restarted and
   lost our sequence number); treated like a topology change.
 
+The very first announcement waits ``initial_delay`` (1 s) after the first request, so a
+node that is starting up floods the mesh once with all its links, already measured,
+rather than once per link and once per first measurement.
+
 The scheduler only keeps time; the router decides what the announcement says.
 """
 
@@ -68,7 +72,9 @@ class AnnounceScheduler:
     def request(self, trigger: AnnounceTrigger, now: float) -> None:
         """Ask for an announcement; it is due as soon as the pacing rules allow."""
         if self._last_sent is None:
-            at = now
+            # The first one waits ``initial_delay``: a starting node's links come up and
+            # get their first RTT samples together, and go out in one announcement.
+            at = now + self._config.initial_delay
         elif trigger >= AnnounceTrigger.TOPOLOGY:
             at = max(now, self._last_sent + self._current_gap(now))
         else:

@@ -25,6 +25,8 @@ class RoutingConfig:
     """Each refresh comes after ``refresh_interval * (1 - jitter * u)``, u uniform in [0, 1)."""
     lifetime: int = 1800
     """Seconds an announcement stays valid after it was made (carried in it; 3 refreshes)."""
+    initial_delay: float = 1.0
+    """A starting node's first announcement waits this long to carry all its links."""
     fast_interval: float = 0.5
     """Least gap between announcements triggered by a link coming up or going down."""
     flap_max_interval: float = 30.0
@@ -77,6 +79,9 @@ class RoutingConfig:
     """EWMA gain of the probe loss estimate (about 16 probes of memory)."""
     max_routes_in_use: int = 1024
     """Destinations whose route is tracked for ``RouteChanged`` events and status."""
+    spf_interval: float = 0.1
+    """Least time between two shortest-path computations (announcements that arrive
+    within it are taken together, as an OSPF SPF hold timer does)."""
     route_idle: float = 120.0
     """A destination not sent to for this long is no longer a route in use."""
 
@@ -111,6 +116,10 @@ class RoutingConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"routing.{name} must be at least 1")
+        if not 0 <= self.initial_delay <= 60:
+            raise ConfigError("routing.initial_delay must lie in [0, 60] seconds")
+        if not 0 <= self.spf_interval <= 10:
+            raise ConfigError("routing.spf_interval must lie in [0, 10] seconds")
         for name in ("refresh_jitter", "cost_threshold", "rtt_gain", "loss_gain"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"routing.{name} must lie in [0, 1)")

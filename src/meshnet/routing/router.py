@@ -126,6 +126,8 @@ class Router:
             policy=self._policy,
             max_in_use=config.max_routes_in_use,
             idle=config.route_idle,
+            clock=lambda: self._now,
+            min_interval=config.spf_interval,
         )
         self._scheduler = AnnounceScheduler(config=config, entropy=entropy)
         self._neighbours = Neighbours()
@@ -438,8 +440,10 @@ class Router:
 
     def _settle(self, now: float) -> None:
         """After anything that may change paths: report changed routes, send what waited."""
-        if not self._table.stale:
-            return
+        table = self._table
+        if not table.stale or table.held:
+            return  # fresh, or held back: the table's deadline brings us here again
+        table.compute()
         if self._table.has_routes_in_use:
             self._events.extend(self._table.refresh(now))
         for destination in self._pending.destinations() if self._pending else ():

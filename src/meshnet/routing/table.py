@@ -2,7 +2,11 @@
 
 The tree is recomputed lazily: anything that changes the graph (an installed or expired
 announcement, one of our links, a suspension) only marks it stale, and the next
-question (``route``, ``refresh``) runs Dijkstra once over the whole database.
+question (``route``, ``refresh``) runs Dijkstra once over the whole database. Like an
+OSPF SPF hold timer, at most one computation runs per ``min_interval`` seconds: within
+it a stale tree answers with the previous one, and ``recompute_at`` tells the router
+when to compute again (a burst of announcements, as when a mesh starts or heals, then
+costs one Dijkstra per interval instead of one per announcement).
 
 A *suspension* is a link a verified route error named: its reporter could not reach the
 next hop. We leave it out of the graph until ``route_error_hold`` passes or the reporter
@@ -19,7 +23,7 @@ change of cost alone is recorded silently).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from meshnet.crypto.identity import NodeId
@@ -57,6 +61,8 @@ class RouteTable:
         policy: turns link metrics into costs.
         max_in_use: most routes in use tracked.
         idle: seconds after which an unused route is forgotten.
+        clock: the current time (the router's latest ``now``).
+        min_interval: least time between two computations of the tree.
     """
 
     def __init__(
@@ -67,8 +73,14 @@ class RouteTable:
         policy: PathPolicy,
         max_in_use: int,
         idle: float,
+        clock: Callable[[], float] = lambda: 0.0,
+        min_interval: float = 0.0,
     ) -> None:
         self._me = me
+        self._clock = clock
+        self._min_interval = min_interval
+        self._previous: ShortestPaths | None = None
+        self._computed_at = float("-inf")
         self._lsdb = lsdb
         self._policy = policy
         self._max_in_use = max_in_use
@@ -90,6 +102,22 @@ class RouteTable:
     def stale(self) -> bool:
         """Whether the tree must be recomputed."""
         return self._tree is None
+
+    @property
+    def held(self) -> bool:
+        """Stale, but within ``min_interval`` of the last computation: the previous tree
+        answers until ``next_deadline``."""
+        return (
+            self._tree is None
+            and self._previous is not None
+            and self._clock() < self._computed_at + self._min_interval
+        )
+
+    def compute(self) -> None:
+        """Recompute the tree now if it is stale (the hold is the caller's business)."""
+        if self._tree is None:
+            self._computed_at = float("-inf")
+            self._paths()
 
     def set_local(self, local: Mapping[NodeId, LinkMetrics]) -> None:
         """Our live neighbours and the metrics of our best link to each."""
@@ -116,8 +144,12 @@ class RouteTable:
         return len(self._suspended)
 
     def next_deadline(self) -> float | None:
-        """When the next suspension ends."""
-        return self._suspension_timers.earliest()
+        """When the next suspension ends, or a held-back computation is due."""
+        ends = self._suspension_timers.earliest()
+        if self._tree is None and self._previous is not None and self._min_interval > 0:
+            due = self._computed_at + self._min_interval
+            return due if ends is None else min(ends, due)
+        return ends
 
     def handle_timer(self, now: float) -> None:
         """End the suspensions that are due."""
@@ -129,11 +161,16 @@ class RouteTable:
 
     def _paths(self) -> ShortestPaths:
         if self._tree is None:
+            now = self._clock()
+            previous = self._previous
+            if previous is not None and now < self._computed_at + self._min_interval:
+                return previous  # held back: the last tree answers until the interval ends
             suspended = self._suspended
             graph = self._lsdb.graph(
                 self._me, self._local, self._policy, lambda t, p: (t, p) in suspended
             )
-            self._tree = shortest_paths(graph, self._me)
+            self._tree = self._previous = shortest_paths(graph, self._me)
+            self._computed_at = now
             self.computations += 1
         return self._tree
 
