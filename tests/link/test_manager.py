@@ -585,3 +585,13 @@ def test_timer_never_spins_on_probe_expiry() -> None:
         after = pair.a.manager.get_timer()
         assert after is None or after > pair.now
     assert pair.a.of(LinkClosed)
+
+
+def test_a_handshake_with_ourselves_is_refused() -> None:
+    """A reflected handshake (or dialling our own address) never becomes a link."""
+    me = identity(1, "a")
+    pair = LinkPair(datagram=False, b_identity=me)
+    assert not pair.a.of(LinkEstablished) and not pair.b.of(LinkEstablished)
+    failed = pair.a.of(LinkHandshakeFailed) + pair.b.of(LinkHandshakeFailed)
+    assert failed and all("ourselves" in f.detail for f in failed)
+    assert pair.a.manager.link_to(me.node_id) is None

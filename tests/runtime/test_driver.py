@@ -286,11 +286,6 @@ def test_a_core_that_raises_is_contained(caplog: pytest.LogCaptureFixture) -> No
     assert "the node raised in receive_datagram" in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported to the lead: a handshake with our own identity completes and "
-    "Router.link_up raises StateError('a link to ourselves') out of Node.receive_datagram",
-)
 def test_dialling_our_own_tcp_endpoint_is_refused_not_raised() -> None:
     async def main() -> None:
         a = await started("a", config=QUICK_REDIAL)

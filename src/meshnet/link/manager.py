@@ -386,6 +386,21 @@ class LinkManager:
     def _establish(self, t: _Transport, handshake: LinkHandshake, now: float) -> None:
         peer = handshake.peer
         self._release_handshake(t)
+        if peer == self.identity.node_id:
+            # We dialled our own address, or something reflected our handshake back.
+            self._drop("link_to_self")
+            self._events.append(
+                LinkHandshakeFailed(
+                    transport=t.id,
+                    endpoint=t.endpoint,
+                    outbound=handshake.outbound,
+                    reason=CloseReason.PEER_MISMATCH,
+                    detail="the peer proved our own identity (a link to ourselves)",
+                )
+            )
+            if not t.datagram:
+                self._commands.append(CloseTransport(t.id, "a link to ourselves"))
+            return
         self._reserved.add(handshake.local_index)  # still ours: the connection takes it
         link = self._by_peer.get(peer)
         old = self._links.get(link) if link is not None else None

@@ -135,6 +135,7 @@ class Flooding:
             theirs = listed.get(entry.announcement.origin)
             if theirs is None or theirs < entry.announcement.sequence:
                 neighbour.flood[entry.announcement.origin] = None
+                self._neighbours.mark(neighbour)
         return True
 
     # -- others' announcements -------------------------------------------------------
@@ -193,6 +194,7 @@ class Flooding:
         for neighbour in self._neighbours:
             if neighbour is not source:
                 neighbour.flood[origin] = None
+                self._neighbours.mark(neighbour)
         if source is not None:
             source.flood.pop(origin, None)
         self._table.lift(origin, announcement.sequence)
@@ -231,6 +233,7 @@ class Flooding:
         self._lsdb.install_own(announcement, now)
         for neighbour in self._neighbours:
             neighbour.flood[self._me] = None
+            self._neighbours.mark(neighbour)
         self.announced += 1
         self._scheduler.announced(trigger, now)
 

@@ -63,6 +63,12 @@ class DatabaseEntry:
     tail: bytes
     """Its bytes after the ANNOUNCE header (body and signature): a copy that arrives
     again is recognised by comparing these, without decoding it."""
+    own_prefix: bytes = b""
+    """The origin's own prefix (what its neighbours list)."""
+    edges: list[tuple[bytes, NodeId, int]] | None = None
+    """Cache for ``graph``: (prefix, resolved neighbour, cost) for every neighbour that
+    resolves, valid while ``edges_key`` matches the database's prefix map and policy."""
+    edges_key: tuple[int, int] = (-1, -1)
 
     def age_at(self, now: float) -> int:
         """The age to put in the header when passing it on at ``now``."""
@@ -97,6 +103,7 @@ class LinkStateDatabase:
         self._entries: dict[NodeId, DatabaseEntry] = {}
         self._by_raw: dict[bytes, DatabaseEntry] = {}
         self._sorted: list[bytes] = []
+        self._prefix_version = 0  # bumped whenever the set of origins (so resolve) changes
         self._by_prefix: dict[bytes, list[NodeId]] = {}
         self._buckets: dict[NodeId, TokenBucket] = {}
         self._deferred: dict[NodeId, _Deferred] = {}
@@ -183,12 +190,14 @@ class LinkStateDatabase:
         if origin not in self._entries:
             bisect.insort(self._sorted, origin.raw)
             self._by_prefix.setdefault(prefix_of(origin), []).append(origin)
+            self._prefix_version += 1
         entry = DatabaseEntry(
             announcement=announcement,
             received=now,
             age=age,
             prefixes=frozenset(entry.prefix for entry in announcement.neighbours),
             tail=announcement.body + announcement.signature,
+            own_prefix=prefix_of(origin),
         )
         self._entries[origin] = entry
         self._by_raw[origin.raw] = entry
@@ -212,6 +221,7 @@ class LinkStateDatabase:
         owners.remove(origin)
         if not owners:
             del self._by_prefix[prefix_of(origin)]
+        self._prefix_version += 1
 
     # -- time ------------------------------------------------------------------------
 
@@ -279,6 +289,18 @@ class LinkStateDatabase:
             out.append((neighbour, peer, confirmed))
         return out
 
+    def _resolve_edges(
+        self, entry: DatabaseEntry, policy: PathPolicy
+    ) -> list[tuple[bytes, NodeId, int]]:
+        """``entry``'s neighbours that resolve to one origin, costed by ``policy``."""
+        out = []
+        for neighbour in entry.announcement.neighbours:
+            peer = self.resolve(neighbour.prefix)
+            if peer is not None:
+                cost = clamp_cost(policy.link_cost(LinkMetrics.from_entry(neighbour)))
+                out.append((neighbour.prefix, peer, cost))
+        return out
+
     def graph(
         self,
         me: NodeId,
@@ -296,14 +318,23 @@ class LinkStateDatabase:
         graph: dict[NodeId, list[tuple[NodeId, int]]] = {
             me: [(peer, clamp_cost(policy.link_cost(m))) for peer, m in sorted(local.items())]
         }
-        for origin in self._entries:
+        entries = self._entries
+        key = (self._prefix_version, id(policy))
+        for origin, entry in entries.items():
             if origin == me:
                 continue
+            cached = entry.edges
+            if cached is None or entry.edges_key != key:
+                cached = entry.edges = self._resolve_edges(entry, policy)
+                entry.edges_key = key
+            own = entry.own_prefix
             edges = []
-            for entry, peer, confirmed in self.links_of(origin, me, local):
-                usable = confirmed and peer is not None and peer != me
-                if usable and peer is not None and not excluded(origin, entry.prefix):
-                    cost = policy.link_cost(LinkMetrics.from_entry(entry))
-                    edges.append((peer, clamp_cost(cost)))
+            for prefix, peer, cost in cached:
+                if peer == me:
+                    continue  # paths start at us: edges into us never help
+                other = entries.get(peer)
+                if other is None or own not in other.prefixes or excluded(origin, prefix):
+                    continue  # the both-ends rule, and links a route error suspended
+                edges.append((peer, cost))
             graph[origin] = edges
         return graph

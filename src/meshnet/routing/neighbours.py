@@ -80,6 +80,11 @@ class Neighbours:
         self._links: dict[LinkId, Neighbour] = {}
         self._peers: dict[NodeId, list[LinkId]] = {}
         self._prefixes: dict[bytes, list[NodeId]] = {}
+        self._pending: dict[LinkId, None] = {}  # links that may have output (ordered set)
+
+    def mark(self, neighbour: Neighbour) -> None:
+        """Something was queued on ``neighbour``: consider it in the next output round."""
+        self._pending[neighbour.link] = None
 
     def __contains__(self, link: object) -> bool:
         return link in self._links
@@ -107,6 +112,7 @@ class Neighbours:
     def remove(self, link: LinkId) -> Neighbour | None:
         """Forget ``link``; returns it (None if unknown)."""
         neighbour = self._links.pop(link, None)
+        self._pending.pop(link, None)
         if neighbour is not None:
             links = self._peers[neighbour.peer]
             links.remove(link)
@@ -141,6 +147,23 @@ class Neighbours:
             view[peer] = best.announced
         return view
 
+    def with_output(self) -> list[Neighbour]:
+        """The links with something waiting, ascending by ``LinkId``.
+
+        Only links marked since they last ran dry are looked at, so a relay with many
+        quiet links pays for its busy ones only.
+        """
+        busy = []
+        pending, links = self._pending, self._links
+        for link in list(pending):
+            neighbour = links.get(link)
+            if neighbour is not None and neighbour.has_output():
+                busy.append(neighbour)
+            else:
+                del pending[link]
+        busy.sort(key=lambda n: n.link)
+        return busy
+
     def has_output(self) -> bool:
         """Whether any link has something waiting."""
-        return any(neighbour.has_output() for neighbour in self._links.values())
+        return bool(self.with_output())

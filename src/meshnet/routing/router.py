@@ -456,10 +456,12 @@ class Router:
 
     def _enqueue(self, neighbour: Neighbour, source: NodeId, packet: bytes) -> None:
         self._drop(DropReason.QUEUE_FULL, neighbour.queue.push(source, packet))
+        self._neighbours.mark(neighbour)
 
     def _control(self, neighbour: Neighbour, packet: bytes) -> None:
         if not neighbour.push_control(packet):
             self._drop(DropReason.CONTROL_FULL)
+        self._neighbours.mark(neighbour)
 
     def packets_to_send(self, now: float) -> list[tuple[LinkId, bytes]]:
         """Up to ``batch_limit`` packets for neighbours, one link after another.
@@ -472,9 +474,9 @@ class Router:
         self._now = now
         out: list[tuple[LinkId, bytes]] = []
         self._backlog = False
-        if not self._neighbours.has_output():
+        active = self._neighbours.with_output()
+        if not active:
             return out
-        active = list(self._neighbours)
         start = self._round_robin % len(active)
         self._round_robin += 1
         active = active[start:] + active[:start]
