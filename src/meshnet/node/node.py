@@ -293,19 +293,15 @@ class Node:
         self._now = max(self._now, now)
         self._flush_at = None
         for _ in range(_MAX_PUMP_ROUNDS):
-            moved = self._pump_links(now)
+            self._pump_links(now)
             for destination, packet in self.sessions.packets_to_send(now):
                 self.router.send(destination, packet, now)
-                moved = True
-            moved = self._pump_router(now) or moved
-            if not moved:
-                return
+            if not self._pump_router(now):
+                return  # nothing reached the sessions, so nothing new waits anywhere
 
-    def _pump_links(self, now: float) -> bool:
+    def _pump_links(self, now: float) -> None:
         links, router = self.links, self.router
-        moved = False
         while (event := links.next_event()) is not None:
-            moved = True
             if isinstance(event, LinkPayloadReceived):
                 self._on_payload(event.link, event.payload, now)
             elif isinstance(event, LinkMeasured):
@@ -328,7 +324,6 @@ class Node:
                 dial = self._dial_of.pop(event.transport, None)
                 if dial is not None:
                     self.dial_failed(dial, now, event.detail)
-        return moved
 
     def _on_payload(self, link: LinkId, payload: bytes, now: float) -> None:
         kind = payload[0] if payload else -1
@@ -344,23 +339,24 @@ class Node:
             self._drop("unknown_link_payload")
 
     def _pump_router(self, now: float) -> bool:
+        """Routing events up, routed packets down; True when the sessions were fed."""
         router, sessions = self.router, self.sessions
-        moved = False
+        fed = False
         while (event := router.next_event()) is not None:
-            moved = True
             if isinstance(event, PacketDelivered):
                 sessions.receive_packet(event.source, event.payload, now)
+                fed = True
             elif isinstance(event, RouteChanged):
                 sessions.path_changed(event.destination, now)
+                fed = True
             elif isinstance(event, DestinationUnreachable):
                 self._events.append(event)
         for link, packet in router.packets_to_send(now):
-            moved = True
             try:
                 self.links.send(link, packet, now)
             except StateError:
                 self._drop("link_gone")
-        return moved
+        return fed
 
     def _on_established(self, event: LinkEstablished, now: float) -> None:
         dial = self._dial_of.pop(event.transport, None)
