@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
 
-import cryptography
-from cryptography.hazmat.backends.openssl.backend import backend
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
+from machine import machine
 from meshnet.noise.transport import TransportCipher
 
 GOAL = 0.87
@@ -38,25 +36,6 @@ SIZES = {"1KiB": 1024, "16KiB": 16 * 1024, "64KiB": 64 * 1024}
 HEADER = bytes(range(13))
 KEY = bytes(range(32))
 RAW = {"ChaChaPoly": ChaCha20Poly1305, "AESGCM": AESGCM}
-
-
-def machine() -> dict[str, object]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "cryptography": cryptography.__version__,
-        "openssl": backend.openssl_version_text(),
-    }
 
 
 def throughput(fn: Callable[[], object], size: int, seconds: float) -> float:

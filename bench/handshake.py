@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
 
-import cryptography
-from cryptography.hazmat.backends.openssl.backend import backend
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
+from machine import machine
 from meshnet.crypto.entropy import SystemEntropy
 from meshnet.crypto.identity import Identity, SignatureVerifier
 from meshnet.noise.authenticated import AuthenticatedHandshake, protocol_name
@@ -38,25 +35,6 @@ from meshnet.noise.protocol import NoiseProtocol
 
 GOAL = 0.70
 ENTROPY = SystemEntropy()
-
-
-def machine() -> dict[str, object]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "cryptography": cryptography.__version__,
-        "openssl": backend.openssl_version_text(),
-    }
 
 
 def rate(fn: Callable[[], object], seconds: float) -> float:

@@ -283,6 +283,18 @@ class LinkManager:
         else:
             raise DecodeError(f"unknown frame type {kind:#x}")
 
+    def _handshake_failed(
+        self, t: _Transport, *, outbound: bool, reason: CloseReason, detail: str
+    ) -> None:
+        """Report a handshake that ended without a link; a stream carrying it is shut."""
+        self._events.append(
+            LinkHandshakeFailed(
+                transport=t.id, endpoint=t.endpoint, outbound=outbound, reason=reason, detail=detail
+            )
+        )
+        if not t.datagram and t.link is None:
+            self._commands.append(CloseTransport(t.id, f"handshake failed: {detail}"))
+
     def _remote_failure(self, t: _Transport, exc: RemoteError, now: float) -> None:
         self._drop(type(exc).__name__)
         handshake = t.handshake
@@ -293,16 +305,8 @@ class LinkManager:
                 if isinstance(exc, PeerMismatchError)
                 else CloseReason.HANDSHAKE_FAILED
             )
-            self._events.append(
-                LinkHandshakeFailed(
-                    transport=t.id,
-                    endpoint=t.endpoint,
-                    outbound=handshake.outbound,
-                    reason=reason,
-                    detail=str(exc),
-                )
-            )
-        if not t.datagram and t.link is None:
+            self._handshake_failed(t, outbound=handshake.outbound, reason=reason, detail=str(exc))
+        elif not t.datagram and t.link is None:
             # A stream that speaks garbage before a link exists is not worth keeping.
             self._commands.append(CloseTransport(t.id, f"protocol error: {exc}"))
 
@@ -389,17 +393,10 @@ class LinkManager:
         if peer == self.identity.node_id:
             # We dialled our own address, or something reflected our handshake back.
             self._drop("link_to_self")
-            self._events.append(
-                LinkHandshakeFailed(
-                    transport=t.id,
-                    endpoint=t.endpoint,
-                    outbound=handshake.outbound,
-                    reason=CloseReason.PEER_MISMATCH,
-                    detail="the peer proved our own identity (a link to ourselves)",
-                )
+            detail = "the peer proved our own identity (a link to ourselves)"
+            self._handshake_failed(
+                t, outbound=handshake.outbound, reason=CloseReason.PEER_MISMATCH, detail=detail
             )
-            if not t.datagram:
-                self._commands.append(CloseTransport(t.id, "a link to ourselves"))
             return
         self._reserved.add(handshake.local_index)  # still ours: the connection takes it
         link = self._by_peer.get(peer)
@@ -564,17 +561,12 @@ class LinkManager:
         if handshake.timed_out(now):
             self._drop("handshake_timeout")
             self._release_handshake(t)
-            self._events.append(
-                LinkHandshakeFailed(
-                    transport=t.id,
-                    endpoint=t.endpoint,
-                    outbound=handshake.outbound,
-                    reason=CloseReason.HANDSHAKE_TIMEOUT,
-                    detail="no answer to the handshake",
-                )
+            self._handshake_failed(
+                t,
+                outbound=handshake.outbound,
+                reason=CloseReason.HANDSHAKE_TIMEOUT,
+                detail="no answer to the handshake",
             )
-            if not t.datagram:
-                self._commands.append(CloseTransport(t.id, "handshake timed out"))
             return
         frame = handshake.handle_timer(now)
         if frame is not None:
