@@ -285,6 +285,9 @@ def test_route_changes_are_reported_for_routes_in_use() -> None:
     assert mesh.nodes[relay].node_id < mesh.nodes[4 - relay].node_id
     mesh.disconnect(relay, 2)
     mesh.run_for(3.0)
+    assert mesh.nodes[0].of(RouteChanged) == []  # lazy: checked when the route is used
+    mesh.send(0, 2, b"y")
+    mesh.run_for(0.1)
     changes = mesh.nodes[0].of(RouteChanged)
     assert changes == [
         RouteChanged(

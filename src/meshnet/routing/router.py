@@ -401,7 +401,10 @@ class Router:
             self._delivered += 1
             self._events.append(PacketDelivered(source=self._me, payload=payload, hops=0))
             return
-        self._table.use(destination, now)
+        self._settle(now, needed=True)
+        changed = self._table.use(destination, now)
+        if changed is not None:
+            self._events.append(changed)
         found = self._table.route(destination)
         if found is not None:
             self._transmit(destination, found[0], payload)
@@ -438,11 +441,20 @@ class Router:
             DestinationUnreachable(destination=destination, reason=reason, packets=count)
         )
 
-    def _settle(self, now: float) -> None:
-        """After anything that may change paths: report changed routes, send what waited."""
+    def _settle(self, now: float, *, needed: bool = False) -> None:
+        """After anything that may change paths: report changed routes, send what waited.
+
+        Lazy: the tree is recomputed only when something needs it now (a packet to
+        send, or packets waiting for a path), at most once per ``spf_interval``. A mesh
+        where every node hears every announcement would otherwise run Dijkstra on every
+        node for every announcement, though most nodes are not sending at that moment.
+        Routes in use are re-checked (``RouteChanged``) when they are next used.
+        """
         table = self._table
         if not table.stale or table.held:
-            return  # fresh, or held back: the table's deadline brings us here again
+            return  # fresh, or held back: get_timer brings us here again if packets wait
+        if not needed and not self._pending:
+            return
         table.compute()
         if self._table.has_routes_in_use:
             self._events.extend(self._table.refresh(now))
@@ -503,7 +515,8 @@ class Router:
         if self._backlog:
             return self._now
         earliest = self._flooding.next_deadline()
-        for deadline in (self._table.next_deadline(), self._pending.next_deadline()):
+        held = self._table.recompute_at() if self._pending else None
+        for deadline in (self._table.next_deadline(), self._pending.next_deadline(), held):
             if deadline is not None and (earliest is None or deadline < earliest):
                 earliest = deadline
         return earliest

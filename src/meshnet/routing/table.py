@@ -144,12 +144,14 @@ class RouteTable:
         return len(self._suspended)
 
     def next_deadline(self) -> float | None:
-        """When the next suspension ends, or a held-back computation is due."""
-        ends = self._suspension_timers.earliest()
+        """When the next suspension ends."""
+        return self._suspension_timers.earliest()
+
+    def recompute_at(self) -> float | None:
+        """When a stale tree held back by ``min_interval`` may be computed, or None."""
         if self._tree is None and self._previous is not None and self._min_interval > 0:
-            due = self._computed_at + self._min_interval
-            return due if ends is None else min(ends, due)
-        return ends
+            return self._computed_at + self._min_interval
+        return None
 
     def handle_timer(self, now: float) -> None:
         """End the suspensions that are due."""
@@ -182,18 +184,23 @@ class RouteTable:
             return None
         return path, tree.cost[destination]
 
-    def use(self, destination: NodeId, now: float) -> None:
-        """We are sending to ``destination``: track its route."""
-        entry = self._in_use.get(destination)
-        if entry is not None:
-            entry.last_used = now
-            self._in_use.move_to_end(destination)
-            return
+    def use(self, destination: NodeId, now: float) -> RouteChanged | None:
+        """We are sending to ``destination``: track its route; report if its path changed."""
         found = self.route(destination)
         path, cost = found if found is not None else (None, None)
-        self._in_use[destination] = RouteInUse(path=path, cost=cost, since=now, last_used=now)
-        if len(self._in_use) > self._max_in_use:
-            self._in_use.popitem(last=False)
+        entry = self._in_use.get(destination)
+        if entry is None:
+            self._in_use[destination] = RouteInUse(path=path, cost=cost, since=now, last_used=now)
+            if len(self._in_use) > self._max_in_use:
+                self._in_use.popitem(last=False)
+            return None
+        entry.last_used = now
+        self._in_use.move_to_end(destination)
+        entry.cost = cost
+        if path == entry.path:
+            return None
+        entry.path, entry.since = path, now
+        return RouteChanged(destination=destination, path=path, cost=cost)
 
     @property
     def has_routes_in_use(self) -> bool:
