@@ -21,6 +21,7 @@ from meshnet.runtime.discovery import (
     BeaconEndpoint,
     Discovery,
     DiscoveryConfig,
+    config_for_listeners,
     decode_beacon,
     encode_beacon,
 )
@@ -202,3 +203,12 @@ def test_beacons_are_rate_limited_per_source() -> None:
             await a.stop()
 
     run(scenario())
+
+
+def test_beacons_go_where_the_node_listens() -> None:
+    assert config_for_listeners(["tcp:127.0.0.1:4100", "udp:[::1]:4100"]) is None
+    wildcard = config_for_listeners(["tcp:0.0.0.0:4100", "tcp:10.0.0.7:4100", "udp:0.0.0.0:1"])
+    assert wildcard is not None
+    assert wildcard.interfaces_v4 == ("0.0.0.0",) and not wildcard.ipv6
+    lan = config_for_listeners(["tcp:10.0.0.7:4100", "tcp:[::]:4100", "tcp:127.0.0.1:1"])
+    assert lan is not None and lan.interfaces_v4 == ("10.0.0.7",) and lan.ipv6

@@ -35,6 +35,7 @@ from meshnet.node.events import (
     PeerDisconnected,
 )
 from meshnet.node.node import Node
+from meshnet.runtime.discovery import Discovery, config_for_listeners
 from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.endpoints import parse_peer_address
 from meshnet.runtime.keyfile import load_identity, save_identity
@@ -58,6 +59,8 @@ class DaemonOptions:
     """Report events as JSON lines instead of text."""
     hybrid: bool = True
     """Use the hybrid post-quantum handshake."""
+    discovery: bool = True
+    """Beacon on the LAN and link to the nodes heard there (``runtime/discovery.py``)."""
     link: LinkConfig = field(default_factory=LinkConfig)
 
 
@@ -105,12 +108,14 @@ async def run_daemon(options: DaemonOptions, *, out: TextIO = sys.stdout) -> int
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     subscription = driver.subscribe()
+    discovery = await _start_discovery(driver) if options.discovery else None
     _report(
         out,
         options.json_events,
         "started",
         node_id=str(identity.node_id),
         listening=list(driver.listening),
+        discovery=discovery is not None,
     )
     for expected, endpoint in peers:
         driver.connect(str(endpoint), expected_peer=expected)
@@ -129,9 +134,25 @@ async def run_daemon(options: DaemonOptions, *, out: TextIO = sys.stdout) -> int
                 getter.cancel()
     finally:
         waiter.cancel()
+        if discovery is not None:
+            await discovery.stop()
         await driver.stop()
         _report(out, options.json_events, "stopped", node_id=str(identity.node_id))
     return 0
+
+
+async def _start_discovery(driver: NodeDriver) -> Discovery | None:
+    """LAN discovery where the driver listens; None on loopback only or without sockets."""
+    config = config_for_listeners(driver.listening)
+    if config is None:
+        return None
+    discovery = Discovery(driver, config=config)
+    try:
+        await discovery.start()
+    except OSError as exc:
+        log.warning("LAN discovery is off: %s", exc)
+        return None
+    return discovery
 
 
 def _report(out: TextIO, as_json: bool, what: str, **fields: object) -> None:

@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import ipaddress
 import logging
 import socket
 import struct
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from meshnet.crypto.entropy import Entropy, SystemEntropy
@@ -47,6 +49,7 @@ __all__ = [
     "Discovery",
     "DiscoveryConfig",
     "DiscoveryStatus",
+    "config_for_listeners",
     "decode_beacon",
     "encode_beacon",
 ]
@@ -159,6 +162,38 @@ class DiscoveryConfig:
     def loopback(cls, *, port: int, interval: float = 0.2) -> DiscoveryConfig:
         """Beacons on 127.0.0.1 only (loopback multicast): for tests and loopback nodes."""
         return cls(port=port, interfaces_v4=("127.0.0.1",), ipv6=False, interval=interval)
+
+
+def config_for_listeners(listening: Sequence[str]) -> DiscoveryConfig | None:
+    """Beacon where the node listens: on a wildcard, the LAN; loopback only, nowhere.
+
+    Args:
+        listening: the driver's bound endpoints (``NodeDriver.listening``).
+
+    Returns:
+        A config beaconing from the listeners' IPv4 addresses (``0.0.0.0`` for a
+        wildcard) and on IPv6 when an IPv6 listener is not loopback; None when every
+        listener is on loopback (there is no LAN to find anyone on).
+    """
+    interfaces: list[str] = []
+    ipv6 = False
+    for text in listening:
+        host = parse_endpoint(text).host.partition("%")[0]
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            continue
+        if address.is_loopback:
+            continue
+        if isinstance(address, ipaddress.IPv6Address):
+            ipv6 = True
+        elif str(address) not in interfaces:
+            interfaces.append(str(address))
+    if "0.0.0.0" in interfaces:
+        interfaces = ["0.0.0.0"]
+    if not interfaces and not ipv6:
+        return None
+    return DiscoveryConfig(interfaces_v4=tuple(interfaces), ipv6=ipv6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

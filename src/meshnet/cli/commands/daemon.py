@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="stay linked to this peer; with NODE@ its identity must match (repeatable)",
     )
     up.add_argument("--classic", action="store_true", help="turn the post-quantum hybrid off")
+    up.add_argument(
+        "--no-discovery",
+        action="store_true",
+        help="do not beacon on the LAN nor link to the nodes heard there",
+    )
     up.add_argument("--json", action="store_true", help="report events as JSON lines")
     up.set_defaults(handler=_run)
 
@@ -55,5 +60,6 @@ def _run(args: argparse.Namespace) -> int:
         connect=tuple(args.connect),
         json_events=args.json,
         hybrid=not args.classic,
+        discovery=not args.no_discovery,
     )
     return asyncio.run(run_daemon(options))
