@@ -20,10 +20,10 @@ from tests.helpers.simnet import build_network
 
 from meshnet.routing.announce import AnnounceTrigger
 from meshnet.routing.messages import Announcement, NeighbourEntry, prefix_of
-from meshnet.routing.packets import RoutingPacket
 from meshnet.sim.harness import AppDatagram
 from meshnet.sim.profile import LinkProfile
 from meshnet.sim.simulation import Simulation
+from meshnet.wire.codes import RoutingPacket
 
 SIDE = 5
 NODES = SIDE * SIDE

@@ -89,7 +89,7 @@ def test_partition_stops_traffic_between_halves_only_and_heal_restores_it(silent
     assert all(sim.network.truth().reachable(a, b) for a, b in ACROSS)
     after = log.every(ACROSS, 10.0, 0.5)
     sim.run_for(3.0)
-    back = {}
+    back: dict[tuple[int, int], float] = {}
     for n in after:
         src, dst, _ = log.sent[n]
         if n in log.delivered:
