@@ -87,7 +87,7 @@ class Daemon:
         self.events: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, ns: str, home: Path) -> Daemon:
+    async def start(cls, ns: str, home: Path, listen: str) -> Daemon:
         process = await asyncio.create_subprocess_exec(
             "ip",
             "netns",
@@ -101,7 +101,7 @@ class Daemon:
             "--home",
             str(home),
             "--listen",
-            f"tcp:0.0.0.0:{PORT}",
+            listen,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -148,11 +148,11 @@ class Daemon:
                 await self.process.wait()
 
 
-async def discover(lan: Lan, tmp: Path) -> None:
+async def discover(lan: Lan, tmp: Path, listen: str) -> None:
     daemons: list[Daemon] = []
     try:
         for i, ns in enumerate(lan.nodes):
-            daemons.append(await Daemon.start(ns, tmp / f"node{i}"))
+            daemons.append(await Daemon.start(ns, tmp / f"node{i}", listen))
         for daemon in daemons:
             await daemon.read_until(lambda d: bool(d.seen("Started")))
             assert daemon.seen("Started")[0]["discovery"] is True
@@ -178,4 +178,9 @@ async def discover(lan: Lan, tmp: Path) -> None:
 
 
 def test_three_nodes_on_one_lan_link_with_zero_configuration(lan: Lan, tmp_path: Path) -> None:
-    run(discover(lan, tmp_path), bound=90)
+    run(discover(lan, tmp_path, f"tcp:0.0.0.0:{PORT}"), bound=90)
+
+
+def test_ipv6_link_local_beacons_link_three_nodes(lan: Lan, tmp_path: Path) -> None:
+    """Listening on IPv6 only: beacons go to ff02::4d4e:1 and dials to fe80::...%veth."""
+    run(discover(lan, tmp_path, f"tcp:[::]:{PORT}"), bound=90)

@@ -154,8 +154,10 @@ class DiscoveryConfig:
     per_source_burst: float = 4.0
     max_sources: int = 256
     max_heard: int = 1024
-    cooldown: float = 60.0
-    """How long a (NodeId, endpoint) pair whose dial failed is ignored."""
+    cooldown: float = 10.0
+    """How long a (NodeId, endpoint) pair whose dial failed is ignored (a forged beacon
+    costs one dial per pair per cooldown; a transient failure, such as an IPv6 address
+    still in duplicate address detection, is retried after it)."""
     prefer: Scheme = Scheme.TCP
 
     @classmethod
@@ -220,7 +222,15 @@ class _Protocol(asyncio.DatagramProtocol):
         self._owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._owner.beacon_received(data, str(addr[0]))
+        host = str(addr[0])
+        scope = addr[3] if len(addr) == 4 else 0
+        if scope and "%" not in host:  # a link-local source is only usable with its scope
+            try:
+                host = f"{host}%{socket.if_indextoname(int(scope))}"
+            except OSError:
+                self._owner.count("unknown_scope")
+                return
+        self._owner.beacon_received(data, host)
 
     def error_received(self, exc: Exception) -> None:
         self._owner.count("socket_error")
