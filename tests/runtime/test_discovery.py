@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -99,7 +100,7 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def discovering(driver: NodeDriver, port: int, **overrides: float) -> Discovery:
+async def discovering(driver: NodeDriver, port: int, **overrides: Any) -> Discovery:
     config = DiscoveryConfig.loopback(port=port)
     if overrides:
         config = DiscoveryConfig(
@@ -193,8 +194,8 @@ def test_beacons_are_rate_limited_per_source() -> None:
         try:
             beacon = encode_beacon(Beacon(a.node.node_id, ()))
             for _ in range(10):
-                discovery.beacon_received(beacon, "192.0.2.1")
-            discovery.beacon_received(b"garbage", "192.0.2.2")
+                discovery.beacon_received(beacon, "127.0.0.2")
+            discovery.beacon_received(b"garbage", "127.0.0.3")
             dropped = dict(discovery.status().dropped)
             assert dropped["rate_limited"] == 7
             assert dropped["own"] >= 3 and dropped["malformed"] == 1
@@ -212,3 +213,29 @@ def test_beacons_go_where_the_node_listens() -> None:
     assert wildcard.interfaces_v4 == ("0.0.0.0",) and not wildcard.ipv6
     lan = config_for_listeners(["tcp:10.0.0.7:4100", "tcp:[::]:4100", "tcp:127.0.0.1:1"])
     assert lan is not None and lan.interfaces_v4 == ("10.0.0.7",) and lan.ipv6
+
+
+def test_the_heard_table_is_bounded_and_an_evicted_dial_is_withdrawn() -> None:
+    async def scenario() -> None:
+        a = await started("a")
+        discovery = await discovering(a, free_udp_port(), max_heard=2)
+        try:
+            peers: list[NodeId] = []
+            for seed in range(200):
+                candidate = identity(seed, "lan").node_id
+                if candidate > a.node.node_id:
+                    peers.append(candidate)
+                if len(peers) == 3:
+                    break
+            assert len(peers) == 3
+            for i, peer in enumerate(peers):
+                beacon = encode_beacon(Beacon(peer, (BeaconEndpoint(Scheme.TCP, 9),)))
+                discovery.beacon_received(beacon, f"127.0.0.{i + 2}")
+            assert discovery.status().dials == 3 and discovery.status().heard == 2
+            configured = {entry.endpoint: entry.expected for entry in a.node.peers.entries()}
+            assert configured == {"tcp:127.0.0.3:9": peers[1], "tcp:127.0.0.4:9": peers[2]}
+        finally:
+            await discovery.stop()
+            await a.stop()
+
+    run(scenario())
