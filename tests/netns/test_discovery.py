@@ -87,7 +87,7 @@ class Daemon:
         self.events: list[dict[str, Any]] = []
 
     @classmethod
-    async def start(cls, ns: str, home: Path, listen: str) -> Daemon:
+    async def start(cls, ns: str, home: Path, listen: str, *extra: str) -> Daemon:
         process = await asyncio.create_subprocess_exec(
             "ip",
             "netns",
@@ -102,6 +102,7 @@ class Daemon:
             str(home),
             "--listen",
             listen,
+            *extra,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -184,3 +185,15 @@ def test_three_nodes_on_one_lan_link_with_zero_configuration(lan: Lan, tmp_path:
 def test_ipv6_link_local_beacons_link_three_nodes(lan: Lan, tmp_path: Path) -> None:
     """Listening on IPv6 only: beacons go to ff02::4d4e:1 and dials to fe80::...%veth."""
     run(discover(lan, tmp_path, f"tcp:[::]:{PORT}"), bound=90)
+
+
+def test_no_discovery_turns_the_beacons_off(lan: Lan, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        daemon = await Daemon.start(lan.nodes[0], tmp_path, f"tcp:0.0.0.0:{PORT}", "--no-discovery")
+        try:
+            await daemon.read_until(lambda d: bool(d.seen("Started")))
+            assert daemon.seen("Started")[0]["discovery"] is False
+        finally:
+            await daemon.close()
+
+    run(scenario(), bound=60)
