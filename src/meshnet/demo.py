@@ -112,7 +112,7 @@ def run(nodes: int, duration: float | None) -> int:
                 )
         print(
             "\nEvery hop is an authenticated Noise XXhfs link; each node proved its key-derived"
-            "\nidentity. Try in another terminal: meshnet identity show --file "
+            "\nidentity. Try in another terminal: .venv/bin/meshnet identity show --file "
             f"{tmp}/alice/identity.key"
         )
         print("\nThe mesh is running. Press Ctrl-C to stop it.")
