@@ -20,6 +20,7 @@ restore      links get their scenario profile back
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,22 +44,22 @@ __all__ = [
 Edge = tuple[int, int]
 
 
-class Fault:
+class Fault(ABC):
     """What every fault offers; subclasses are frozen dataclasses with an ``at`` time."""
 
     __slots__ = ()
 
+    @abstractmethod
     def apply(self, network: SimNetwork) -> None:
         """Make the change on ``network`` now."""
-        raise NotImplementedError
 
     def undo(self) -> FaultSpec | None:
         """The fault that ends this one after its ``duration``, or None."""
         return None
 
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """The JSON-ready fields of this fault's trace record (``fault`` = its kind)."""
-        raise NotImplementedError
 
 
 def _check_duration(duration: float | None) -> None:
