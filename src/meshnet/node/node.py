@@ -8,7 +8,8 @@ verbs (DESIGN.md §1-§2):
 * to the driver: ``datagrams_to_send``, ``transport_commands`` (``Dial``,
   ``CloseTransport``), ``get_timer``, ``next_event``;
 * from the application: ``connect``, ``disconnect``, ``send_datagram``,
-  ``open_stream``, ``stream_send``, ``stream_close``, ``send_to_neighbour``, ``status``.
+  ``open_stream``, ``stream_send``, ``stream_close``, ``stream_reset``, ``send_to_neighbour``,
+  ``status``.
 
 How the layers are joined (the only place they meet)::
 
@@ -175,6 +176,11 @@ class Node:
     def stream_close(self, stream: StreamId, now: float) -> None:
         """Finish ``stream`` after everything queued on it is delivered."""
         self.sessions.stream_close(stream, now)
+        self._pump(now)
+
+    def stream_reset(self, stream: StreamId, now: float, code: int = 0) -> None:
+        """Abandon both directions of ``stream`` at once (the peer hears ``StreamReset``)."""
+        self.sessions.stream_reset(stream, now, code)
         self._pump(now)
 
     def set_endpoints(self, endpoints: list[str], now: float) -> None:

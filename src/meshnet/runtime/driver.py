@@ -42,12 +42,13 @@ from collections.abc import Iterable, Sequence
 
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import ConfigError, StateError
-from meshnet.ids import TransportId
+from meshnet.ids import StreamId, TransportId
 from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
+from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 _MAX_PUMP_ROUNDS = 16
 _FRAME_SLACK = 4096  # link headers, the AEAD tag and handshake framing around a payload
+_WRITE_CHUNK = 256 * 1024  # stream_write hands the session at most this much per call
 
 
 class _State(enum.Enum):
@@ -92,6 +94,7 @@ class NodeDriver:
         self._listening: list[str] = []
         self._admission = TcpAdmission(self._config)
         self._hub = EventHub(self._on_backlog)
+        self._writers = StreamWaiters()
         self._dials: set[asyncio.Task[None]] = set()
         self._counters: Counter[str] = Counter()
         self._timer: asyncio.TimerHandle | None = None
@@ -256,6 +259,7 @@ class NodeDriver:
             if handle is not None:
                 handle.cancel()
         self._timer = self._housekeeping = None
+        self._writers.fail_all("the node stopped")
         self._hub.close()
         self._state = _State.STOPPED
 
@@ -355,6 +359,78 @@ class NodeDriver:
             raise StateError(f"no link to {peer.short()}")
         return carrier
 
+    # -- end-to-end sessions ------------------------------------------------------------
+
+    def send_datagram(self, destination: NodeId, payload: bytes) -> None:
+        """Send an unreliable, end-to-end encrypted datagram to any node of the mesh.
+
+        The session opens on demand (the datagram waits, bounded, while it does).
+
+        Raises:
+            StateError: the driver is not running.
+            LocalError: the payload is too large or the destination is this node.
+        """
+        self._require_running()
+        self.node.send_datagram(destination, payload, self.now())
+        self._pump()
+
+    def open_stream(self, destination: NodeId, *, service: int = 0) -> StreamId:
+        """Open a reliable, ordered, end-to-end encrypted stream to ``destination``.
+
+        The peer hears ``StreamOpened`` with ``service``; both read with ``subscribe``.
+
+        Raises:
+            StateError: too many streams to this peer are open, or the driver is stopped.
+        """
+        self._require_running()
+        stream = self.node.open_stream(destination, self.now(), service=service)
+        self._pump()
+        return stream
+
+    async def stream_write(self, stream: StreamId, data: bytes) -> None:
+        """Queue all of ``data`` on ``stream``, waiting for room as flow control asks.
+
+        Returns once the session took every byte (not once the peer has it).
+
+        Raises:
+            StateError: the stream is unknown, finished or reset (also while waiting),
+                or the driver stopped.
+        """
+        view = memoryview(data)
+        while True:
+            self._require_running()
+            chunk = view[:_WRITE_CHUNK]
+            taken = self.node.stream_send(stream, bytes(chunk), self.now())
+            view = view[taken:]
+            if not view:
+                self._pump()
+                return
+            if taken == len(chunk) and taken > 0:
+                continue  # the chunk fitted whole: offer the next one before waiting
+            room = self._writers.wait(stream)
+            self._pump()
+            await room
+
+    def stream_close(self, stream: StreamId) -> None:
+        """Finish our direction of ``stream``; the peer hears ``StreamFinished`` after the data.
+
+        Raises:
+            StateError: the stream is unknown or was reset.
+        """
+        self._require_running()
+        self.node.stream_close(stream, self.now())
+        self._pump()
+
+    def stream_reset(self, stream: StreamId, code: int = 0) -> None:
+        """Abandon both directions of ``stream`` at once; the peer hears ``StreamReset``.
+
+        Raises:
+            StateError: the stream is unknown.
+        """
+        self._require_running()
+        self.node.stream_reset(stream, self.now(), code)
+        self._pump()
+
     def subscribe(
         self,
         *,
@@ -407,6 +483,8 @@ class NodeDriver:
                 while (event := node.next_event()) is not None:
                     if isinstance(event, PeerDisconnected):
                         self._counters[f"link_closed_{event.reason}"] += 1
+                    elif isinstance(event, WAKING_EVENTS) and self._writers:
+                        self._writers.on_event(event)
                     publish(event)
                 if not self._again:
                     break
