@@ -86,7 +86,7 @@ def test_save_refuses_to_replace_unless_asked(tmp_path: Path, identity: Identity
 def test_save_into_an_unwritable_place_names_the_file(tmp_path: Path, identity: Identity) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_bytes(b"")
-    with pytest.raises(KeyFileError, match="cannot create") as info:
+    with pytest.raises(KeyFileError, match="cannot write") as info:
         save_identity(blocker / "identity.key", identity)
     assert str(blocker / "identity.key") in str(info.value)
 

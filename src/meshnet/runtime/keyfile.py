@@ -19,16 +19,15 @@ module adds what only the runtime may do: touch the filesystem.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from meshnet.crypto.identity import KEY_FILE_SIZE, Identity
 from meshnet.errors import KeyFileError
+from meshnet.runtime.files import write_atomic
 
 __all__ = [
     "IDENTITY_FILE_NAME",
@@ -93,27 +92,9 @@ def save_identity(
     if not overwrite and (target.exists() or target.is_symlink()):
         raise KeyFileError(f"{target}: already exists; refusing to replace an identity")
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        write_atomic(target, identity.to_bytes(), mode=0o600)
     except OSError as exc:
-        raise KeyFileError(f"{target}: cannot create the key file ({_reason(exc)})") from None
-    try:
-        try:
-            if _POSIX:
-                os.fchmod(fd, 0o600)
-            data = identity.to_bytes()
-            written = 0
-            while written < len(data):
-                written += os.write(fd, data[written:])
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp_name, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
         raise KeyFileError(f"{target}: cannot write the key file ({_reason(exc)})") from None
-    _sync_directory(target.parent)
 
 
 def load_identity(path: str | os.PathLike[str]) -> Identity:
@@ -157,19 +138,3 @@ def load_identity(path: str | os.PathLike[str]) -> Identity:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); best effort where directories cannot be opened."""
-    if not _POSIX:
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
