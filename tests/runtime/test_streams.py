@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import pytest
-from tests.runtime.support import run, started
+from tests.runtime.support import identity, run, started
 
 from meshnet.errors import StateError
 from meshnet.node.events import PeerConnected
@@ -114,6 +114,24 @@ def test_a_datagram_reaches_the_neighbour_end_to_end() -> None:
             a.send_datagram(b.node.identity.node_id, b"ping over a session")
             got = await wait(inbox.wait_for(DatagramReceived))
             assert (got.source, got.payload) == (a.node.identity.node_id, b"ping over a session")
+        finally:
+            await a.stop()
+            await b.stop()
+
+    run(main())
+
+
+def test_ping_measures_the_round_trip_and_a_stranger_never_answers() -> None:
+    async def main() -> None:
+        a, b = await linked_pair()
+        try:
+            first = await a.ping(b.node.identity.node_id)
+            second = await a.ping(b.node.identity.node_id)
+            assert first.peer == b.node.identity.node_id
+            assert second.token != first.token and second.rtt >= 0.0
+            stranger = identity(99, "nobody").node_id  # no announcement: no session
+            with pytest.raises((TimeoutError, StateError)):
+                await a.ping(stranger, timeout=0.5)
         finally:
             await a.stop()
             await b.stop()

@@ -14,6 +14,7 @@ from meshnet.ids import LinkId
 from meshnet.routing.events import DestinationUnreachable
 from meshnet.session.events import (
     DatagramReceived,
+    PingAnswered,
     SessionClosed,
     SessionEstablished,
     SessionHandshakeFailed,
@@ -32,6 +33,7 @@ __all__ = [
     "PeerConnected",
     "PeerDialFailed",
     "PeerDisconnected",
+    "PingAnswered",
     "SessionClosed",
     "SessionEstablished",
     "SessionHandshakeFailed",
@@ -104,4 +106,5 @@ NodeEvent = (
     | StreamWritable
     | StreamFinished
     | StreamReset
+    | PingAnswered
 )

@@ -8,8 +8,8 @@ verbs (DESIGN.md §1-§2):
 * to the driver: ``datagrams_to_send``, ``transport_commands`` (``Dial``,
   ``CloseTransport``), ``get_timer``, ``next_event``;
 * from the application: ``connect``, ``disconnect``, ``send_datagram``,
-  ``open_stream``, ``stream_send``, ``stream_close``, ``stream_reset``, ``send_to_neighbour``,
-  ``status``.
+  ``open_stream``, ``stream_send``, ``stream_close``, ``stream_reset``, ``ping``,
+  ``send_to_neighbour``, ``status``.
 
 How the layers are joined (the only place they meet)::
 
@@ -177,6 +177,12 @@ class Node:
         """Finish ``stream`` after everything queued on it is delivered."""
         self.sessions.stream_close(stream, now)
         self._pump(now)
+
+    def ping(self, destination: NodeId, now: float) -> int:
+        """Probe ``destination`` end to end; ``PingAnswered`` with the token follows."""
+        token = self.sessions.ping(destination, now)
+        self._pump(now)
+        return token
 
     def stream_reset(self, stream: StreamId, now: float, code: int = 0) -> None:
         """Abandon both directions of ``stream`` at once (the peer hears ``StreamReset``)."""

@@ -48,11 +48,13 @@ from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
+from meshnet.runtime.pings import PING_EVENTS, PingWaiters
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
+from meshnet.session.events import PingAnswered
 
 __all__ = ["NodeDriver"]
 
@@ -95,6 +97,7 @@ class NodeDriver:
         self._admission = TcpAdmission(self._config)
         self._hub = EventHub(self._on_backlog)
         self._writers = StreamWaiters()
+        self._pings = PingWaiters()
         self._dials: set[asyncio.Task[None]] = set()
         self._counters: Counter[str] = Counter()
         self._timer: asyncio.TimerHandle | None = None
@@ -260,6 +263,7 @@ class NodeDriver:
                 handle.cancel()
         self._timer = self._housekeeping = None
         self._writers.fail_all("the node stopped")
+        self._pings.fail_all("the node stopped")
         self._hub.close()
         self._state = _State.STOPPED
 
@@ -411,6 +415,21 @@ class NodeDriver:
             self._pump()
             await room
 
+    async def ping(self, destination: NodeId, *, timeout: float = 10.0) -> PingAnswered:
+        """Probe ``destination`` end to end and wait for the answer (round-trip time).
+
+        Raises:
+            TimeoutError: no answer within ``timeout`` seconds.
+            StateError: the session to ``destination`` failed or closed (the message
+                says why), or the driver stopped.
+            LocalError: ``destination`` is this node.
+        """
+        self._require_running()
+        token = self.node.ping(destination, self.now())
+        answer = self._pings.wait(destination, token)
+        self._pump()
+        return await asyncio.wait_for(answer, timeout)
+
     def stream_close(self, stream: StreamId) -> None:
         """Finish our direction of ``stream``; the peer hears ``StreamFinished`` after the data.
 
@@ -485,6 +504,8 @@ class NodeDriver:
                         self._counters[f"link_closed_{event.reason}"] += 1
                     elif isinstance(event, WAKING_EVENTS) and self._writers:
                         self._writers.on_event(event)
+                    elif isinstance(event, PING_EVENTS) and self._pings:
+                        self._pings.on_event(event)
                     publish(event)
                 if not self._again:
                     break

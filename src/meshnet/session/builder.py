@@ -18,6 +18,7 @@ Packets with only an ACK frame are not in flight (RFC 9002 §2) and are not trac
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from meshnet.session.acks import AckTracker
 from meshnet.session.frames import Frame, FrameType, encode_frame
@@ -27,7 +28,7 @@ from meshnet.session.recovery import LossRecovery, SentPacket
 from meshnet.session.streamset import StreamSet
 from meshnet.wire.buffer import Writer, varint_size
 
-__all__ = ["PacketBuilder", "datagram_room"]
+__all__ = ["PacketBuilder", "PingProbe", "datagram_room"]
 
 _PN_ROOM = 8  # packet numbers below 2^56 take at most 8 varint bytes
 _PING = bytes([FrameType.PING])
@@ -57,6 +58,7 @@ class PacketBuilder:
         "last_eliciting_sent",
         "packets_sent",
         "ping_needed",
+        "pings",
         "pn",
         "probes",
         "queued_bytes",
@@ -73,6 +75,7 @@ class PacketBuilder:
         self.queued_bytes = 0
         self.probes = 0  # probe packets owed (sent even when the window is full)
         self.ping_needed = False
+        self.pings: list[PingProbe] = []  # application pings waiting for a packet
         self.last_eliciting_sent = now
         self.bytes_sent = 0
         self.packets_sent = 0
@@ -128,6 +131,7 @@ class PacketBuilder:
             or self.datagrams
             or streams.has_stream_data
             or self.ping_needed
+            or self.pings
             or self.probes
         )
 
@@ -148,9 +152,12 @@ class PacketBuilder:
         eliciting = False
         if send_ok:
             eliciting = self._fill(keys, payload, limit, records)
-            if not eliciting and (self.ping_needed or probe or keys.confirm_needed):
+            if not eliciting and (self.ping_needed or self.pings or probe or keys.confirm_needed):
                 payload.raw(_PING)
                 eliciting = True
+            if self.pings:
+                records.extend(self.pings)  # answered by this packet's acknowledgement
+                self.pings = []
         if not eliciting and ack_largest is None:
             return None
         self.ping_needed = False
@@ -205,3 +212,11 @@ class PacketBuilder:
             records.append(record)
             added = True
         return added
+
+
+@dataclass(slots=True, eq=False)
+class PingProbe:
+    """An application ping riding on one ack-eliciting packet (re-queued if it is lost)."""
+
+    token: int
+    resent: int = 0

@@ -19,6 +19,7 @@ __all__ = [
     "StreamOpened",
     "StreamReset",
     "StreamWritable",
+    "PingAnswered",
 ]
 
 
@@ -101,6 +102,18 @@ class StreamReset:
     """The peer's error code, or a ``StreamErrorCode`` (session closed, refused)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingAnswered:
+    peer: NodeId
+    """Who answered."""
+    token: int
+    """What ``ping`` returned."""
+    rtt: float
+    """Seconds from sending the probe to its acknowledgement, less the peer's ack delay."""
+    resent: int
+    """How many times the probe was lost and sent again before this answer."""
+
+
 SessionEvent = (
     SessionEstablished
     | SessionClosed
@@ -111,4 +124,5 @@ SessionEvent = (
     | StreamWritable
     | StreamFinished
     | StreamReset
+    | PingAnswered
 )

@@ -99,6 +99,7 @@ class SessionManager:
         self._recent: OrderedDict[NodeId, float] = OrderedDict()  # closed or probed: when
         self._drops: dict[str, int] = {}
         self._next_stream = 0
+        self._ping_tokens = 0
         self._datagram_backlog = 0
         self._tokens = float(config.handshake_burst)
         self._tokens_at = 0.0
@@ -236,6 +237,24 @@ class SessionManager:
         session = self._session_for(destination, now)
         session.send_datagram(payload, now)
         self._touch(session)
+
+    def ping(self, destination: NodeId, now: float) -> int:
+        """Probe ``destination`` end to end, opening the session if needed.
+
+        Returns:
+            A token; ``PingAnswered`` with it carries the round-trip time once the
+            peer acknowledges the probe. There is no answer if the session fails
+            (``SessionHandshakeFailed`` or ``SessionClosed`` says why).
+
+        Raises:
+            StateError: too many pings to this peer are waiting.
+            LocalError: the destination is this node.
+        """
+        session = self._session_for(destination, now)
+        self._ping_tokens += 1
+        session.ping(self._ping_tokens, now)
+        self._touch(session)
+        return self._ping_tokens
 
     def max_datagram(self, destination: NodeId) -> int:
         """The largest datagram payload ``send_datagram`` accepts for ``destination``."""

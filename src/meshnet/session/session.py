@@ -29,13 +29,14 @@ from collections.abc import Callable
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
-from meshnet.errors import DecodeError, LocalError, RemoteError
+from meshnet.errors import DecodeError, LocalError, RemoteError, StateError
 from meshnet.ids import StreamId
 from meshnet.session.acks import AckTracker
-from meshnet.session.builder import PacketBuilder, datagram_room
+from meshnet.session.builder import PacketBuilder, PingProbe, datagram_room
 from meshnet.session.config import SessionConfig
 from meshnet.session.events import (
     DatagramReceived,
+    PingAnswered,
     SessionClosed,
     SessionEstablished,
     SessionEvent,
@@ -68,6 +69,7 @@ from meshnet.wire.buffer import Reader
 __all__ = ["Session"]
 
 _PROBE_PACKETS = 2
+_MAX_QUEUED_PINGS = 64  # application pings waiting for one packet
 _CLOSE_REPEAT = 0.5  # in CLOSING, answer the peer's packets with CLOSE at most this often
 _I = SessionInput
 _S = SessionState
@@ -338,6 +340,22 @@ class Session:
         self.app_involved = True
         self._last_activity = now
 
+    def ping(self, token: int, now: float) -> None:
+        """Probe the peer: ``PingAnswered(token)`` follows its acknowledgement.
+
+        Sent as soon as the session is established (queued while it handshakes); a lost
+        probe is sent again, and the answer says how often.
+
+        Raises:
+            StateError: the session is closing.
+        """
+        session_transition(self.state, _I.SEND_REQUESTED)
+        if len(self.out.pings) >= _MAX_QUEUED_PINGS:
+            raise StateError(f"{_MAX_QUEUED_PINGS} pings to this peer are waiting already")
+        self.out.pings.append(PingProbe(token))
+        self.app_involved = True
+        self._last_activity = now
+
     def require_open(self) -> None:
         """Raise ``StateError`` unless the application may still use this session."""
         session_transition(self.state, _I.SEND_REQUESTED)
@@ -496,6 +514,13 @@ class Session:
             for record in packet.frames:
                 if isinstance(record, tuple):
                     streams.on_stream_acked(record)
+                elif isinstance(record, PingProbe):
+                    rtt = max(0.0, now - packet.sent - frame.delay / 1_000_000)
+                    self._events.append(
+                        PingAnswered(
+                            peer=self.peer, token=record.token, rtt=rtt, resent=record.resent
+                        )
+                    )
                 else:
                     streams.on_control_acked(record)  # type: ignore[arg-type]
             if packet.ack_largest is not None:
@@ -508,6 +533,9 @@ class Session:
             for record in packet.frames:
                 if isinstance(record, tuple):
                     streams.on_stream_lost(record)
+                elif isinstance(record, PingProbe):
+                    record.resent += 1
+                    self.out.pings.append(record)
                 else:
                     streams.on_control_lost(record)  # type: ignore[arg-type]
 
