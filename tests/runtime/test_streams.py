@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
@@ -135,5 +135,35 @@ def test_ping_measures_the_round_trip_and_a_stranger_never_answers() -> None:
         finally:
             await a.stop()
             await b.stop()
+
+    run(main())
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (bounded by WAIT) until ``condition()`` holds, checking every 20 ms."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    await wait(poll())
+
+
+def test_trace_pings_every_node_on_the_route_through_a_relay() -> None:
+    async def main() -> None:
+        a, b = await linked_pair()
+        c = await started("c")
+        try:
+            b.connect(c.listening[0], expected_peer=c.node.identity.node_id)
+            far = c.node.identity.node_id
+            await until(lambda: a.node.route_to(far) is not None)
+            hops = await a.trace(far)
+            assert [hop.node for hop in hops] == [b.node.identity.node_id, far]
+            assert all(hop.rtt is not None and hop.error == "" for hop in hops)
+            with pytest.raises(StateError, match="no route"):
+                await a.trace(identity(98, "nowhere").node_id)
+        finally:
+            for driver in (a, b, c):
+                await driver.stop()
 
     run(main())

@@ -48,7 +48,7 @@ from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
-from meshnet.runtime.pings import PING_EVENTS, PingWaiters
+from meshnet.runtime.pings import PING_EVENTS, PingWaiters, TraceHop
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
@@ -429,6 +429,32 @@ class NodeDriver:
         answer = self._pings.wait(destination, token)
         self._pump()
         return await asyncio.wait_for(answer, timeout)
+
+    async def trace(self, destination: NodeId, *, timeout: float = 10.0) -> tuple[TraceHop, ...]:
+        """Ping every node on the current route to ``destination`` at once.
+
+        Returns:
+            One ``TraceHop`` per relay, then the destination, in path order; a hop
+            that does not answer within ``timeout`` has ``rtt`` None and the reason.
+
+        Raises:
+            StateError: there is no route to ``destination`` (or the driver stopped).
+        """
+        self._require_running()
+        path = self.node.route_to(destination)
+        if path is None:
+            raise StateError(f"no route to {destination.short()}")
+
+        async def probe(hop: NodeId) -> TraceHop:
+            try:
+                answer = await self.ping(hop, timeout=timeout)
+            except TimeoutError:
+                return TraceHop(hop, None, f"no answer within {timeout:g} s")
+            except StateError as exc:
+                return TraceHop(hop, None, str(exc))
+            return TraceHop(hop, answer.rtt, "")
+
+        return tuple(await asyncio.gather(*(probe(hop) for hop in path)))
 
     def stream_close(self, stream: StreamId) -> None:
         """Finish our direction of ``stream``; the peer hears ``StreamFinished`` after the data.

@@ -5,21 +5,39 @@ peer acknowledges the probe. ``PingWaiters`` turns that into an awaitable for th
 driver's ``ping``; a session to that peer that fails or closes fails its waiters with
 the reason, so ``meshnet ping`` to an unreachable node says why instead of only
 timing out.
+
+``TraceHop`` is one line of ``meshnet trace``: the driver pings every node of the
+source route at once. Paths are computed over one shortest-path tree, so the route to
+each relay is the start of the route to the destination, and each hop's round trip is
+measured over the very links the traced path uses (no new packet type, nothing a
+relay must support beyond being a node).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import StateError
 from meshnet.node.events import NodeEvent
 from meshnet.session.events import PingAnswered, SessionClosed, SessionHandshakeFailed
 
-__all__ = ["PING_EVENTS", "PingWaiters"]
+__all__ = ["PING_EVENTS", "PingWaiters", "TraceHop"]
 
 PING_EVENTS = (PingAnswered, SessionHandshakeFailed, SessionClosed)
 """The node events ``PingWaiters.on_event`` acts on."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceHop:
+    """One node of a traced path and what pinging it gave."""
+
+    node: NodeId
+    rtt: float | None
+    """The round trip to this node (through the hops before it), or None."""
+    error: str
+    """Why there is no round trip (empty when there is one)."""
 
 
 class PingWaiters:
