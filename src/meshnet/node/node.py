@@ -122,6 +122,20 @@ class Node:
         self.peers.add(endpoint, expected_peer, now)
         self._start_due_dials(now)
 
+    def connect_node(self, node: NodeId, now: float) -> str:
+        """Keep a direct link to ``node`` at the first endpoint it announces; dial it now.
+
+        The link must prove ``node``'s identity. Returns the endpoint chosen.
+
+        Raises:
+            UnknownPeerError: ``node`` is us, or announced no endpoint we know of.
+        """
+        endpoints = self.router.endpoints_of(node) if node != self.identity.node_id else ()
+        if not endpoints:
+            raise UnknownPeerError(f"{node.short()} announced no endpoint to link to")
+        self.connect(endpoints[0], now, expected_peer=node)
+        return endpoints[0]
+
     def disconnect(self, endpoint: str, now: float) -> None:
         """Stop keeping a link to ``endpoint`` and close the link if it is up.
 

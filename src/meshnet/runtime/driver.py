@@ -48,6 +48,7 @@ from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
+from meshnet.runtime.interfaces import announceable_endpoints
 from meshnet.runtime.pings import PING_EVENTS, PingWaiters, TraceHop
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
@@ -235,6 +236,8 @@ class NodeDriver:
         self._housekeeping = self._loop.call_later(
             self._config.housekeeping_interval, self._housekeep
         )
+        if self._config.announce_endpoints and self._listening:
+            self.node.set_endpoints(announceable_endpoints(self._listening), self.now())
         self._pump()
 
     async def stop(self) -> None:
@@ -309,6 +312,20 @@ class NodeDriver:
         self.node.connect(canonical, self.now(), expected_peer=expected_peer)
         self._pump()
         return canonical
+
+    def connect_node(self, node: NodeId) -> str:
+        """Keep a direct link to ``node`` at an endpoint it announced (redialled forever).
+
+        Returns:
+            The endpoint chosen (the first the node announces).
+
+        Raises:
+            UnknownPeerError: ``node`` announced no endpoint we know of.
+        """
+        self._require_running()
+        endpoint = self.node.connect_node(node, self.now())
+        self._pump()
+        return endpoint
 
     def disconnect(self, endpoint: str) -> None:
         """Stop keeping a link to ``endpoint`` and close it with a goodbye.

@@ -67,6 +67,9 @@ class RuntimeConfig:
     """A TCP connection still flushing this long after it was asked to close is aborted."""
     stop_timeout: float = 2.0
     """How long ``stop()`` lets connections flush their goodbyes."""
+    announce_endpoints: bool = True
+    """Announce where we listen (interface addresses for wildcard listeners) to the mesh,
+    so nodes that learn of us through relays may link to us directly."""
 
     def __post_init__(self) -> None:
         for name in (
