@@ -11,7 +11,8 @@ ranges, one per layer's code space (frame layouts: docs/protocol/link.md)::
     0x20-0x3F    routing              (announcements, routed packets)
     0x40-0x47    session, packets     (what the routing layer carries)    SessionPacket
     0x48-0x5F    session, frames      (plaintext inside a DATA packet)    SessionFrame
-    0x60-0x7F    services             (messaging, content, tunnels, IP)
+    0x60-0x67    services, messaging  (frames on a messaging stream)     MessagingFrame
+    0x68-0x7F    services, others     (content, tunnels, IP)
     0x80-0x8F    node (payloads the node itself exchanges with a neighbour)
     0x90-0xFF    reserved for extensions
 
@@ -30,6 +31,7 @@ __all__ = [
     "CodeSpace",
     "LinkFrame",
     "LinkInner",
+    "MessagingFrame",
     "NodePacket",
     "RoutingPacket",
     "SessionFrame",
@@ -121,6 +123,21 @@ class SessionFrame(enum.IntEnum):
     """One fragment of a step of the fresh handshake that replaces the session's keys."""
 
 
+class MessagingFrame(enum.IntEnum):
+    """Messaging frames: the first byte of each record on a messaging stream (messaging.md)."""
+
+    MESSAGE = 0x60
+    """One user message: id, conversation epoch and sequence, times, body."""
+    ACK = 0x61
+    """Message ids the receiver committed to its inbox (the delivered receipt)."""
+    READ = 0x62
+    """Message ids the receiving user marked read (the read receipt)."""
+    READ_ACK = 0x63
+    """Read receipts the original sender has stored: the reader stops repeating them."""
+    FLOOR = 0x64
+    """Every sequence number below this one is settled at the sender (skip the gaps)."""
+
+
 class NodePacket(enum.IntEnum):
     """Link payloads the node handles itself rather than passing to the router."""
 
@@ -151,7 +168,8 @@ CODE_SPACES: tuple[CodeSpace, ...] = (
     CodeSpace(name="routing", low=0x20, high=0x3F, codes=RoutingPacket),
     CodeSpace(name="session packets", low=0x40, high=0x47, codes=SessionPacket),
     CodeSpace(name="session frames", low=0x48, high=0x5F, codes=SessionFrame),
-    CodeSpace(name="services", low=0x60, high=0x7F, codes=None),
+    CodeSpace(name="messaging", low=0x60, high=0x67, codes=MessagingFrame),
+    CodeSpace(name="services", low=0x68, high=0x7F, codes=None),
     CodeSpace(name="node", low=0x80, high=0x8F, codes=NodePacket),
 )
 """Every layer's range, in byte order; 0x00 and 0x90-0xFF belong to nobody."""

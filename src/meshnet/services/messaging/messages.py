@@ -1,0 +1,154 @@
+"""Messaging frames: bytes <-> values (docs/protocol/messaging.md §2).
+
+A messaging stream carries records, each a 4-byte big-endian length and that many bytes
+(``wire.framing``); the first byte of a record is its ``MessagingFrame`` code. Every
+decoder here has hard limits: a body is at most ``MAX_BODY`` bytes, a receipt frame
+names at most ``MAX_IDS`` ids, and a record is at most ``MAX_RECORD`` bytes, so a
+peer's bytes either parse exactly or raise ``DecodeError`` (never anything else).
+
+The sender of a frame is never written in it: it is the session's authenticated peer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshnet.errors import DecodeError
+from meshnet.ids import MessageId
+from meshnet.wire.buffer import Reader, Writer
+from meshnet.wire.codes import MessagingFrame
+from meshnet.wire.framing import encode_frame
+
+__all__ = [
+    "EPOCH_SIZE",
+    "MAX_BODY",
+    "MAX_IDS",
+    "MAX_RECORD",
+    "MESSAGE_ID_SIZE",
+    "Floor",
+    "Frame",
+    "MessageFrame",
+    "Receipt",
+    "decode_frame",
+    "encode_record",
+]
+
+MESSAGE_ID_SIZE = 16
+EPOCH_SIZE = 8
+MAX_BODY = 65536
+"""The largest message body, in bytes (64 KiB)."""
+MAX_IDS = 256
+"""The most message ids one receipt frame may carry."""
+_MAX_SEQ = (1 << 63) - 1
+_MAX_MILLIS = (1 << 64) - 1
+MAX_RECORD = 1 + MESSAGE_ID_SIZE + EPOCH_SIZE + 9 + 8 + 8 + 3 + MAX_BODY
+"""The largest record a messaging stream may carry (a MESSAGE with a full body)."""
+
+_RECEIPTS = (MessagingFrame.ACK, MessagingFrame.READ, MessagingFrame.READ_ACK)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFrame:
+    """MESSAGE: ``id (16) | epoch (8) | seq (varint) | created_ms (u64) |
+    expires_ms (u64) | body (varint length, <= 64 KiB)``."""
+
+    id: MessageId
+    epoch: bytes
+    """The sender's conversation epoch: sequence numbers start again when it changes."""
+    seq: int
+    """The message's place in the sender's conversation with this receiver."""
+    created: float
+    """Unix seconds (carried in milliseconds)."""
+    expires: float
+    """Unix seconds after which the sender gives up (carried in milliseconds)."""
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """ACK, READ or READ_ACK: ``count (varint, 1..256) | ids (16 each)``."""
+
+    kind: MessagingFrame
+    ids: tuple[MessageId, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Floor:
+    """FLOOR: ``epoch (8) | floor (varint)``: every seq below ``floor`` is settled."""
+
+    epoch: bytes
+    floor: int
+
+
+Frame = MessageFrame | Receipt | Floor
+
+
+def _millis(seconds: float) -> int:
+    return min(max(0, round(seconds * 1000)), _MAX_MILLIS)
+
+
+def encode_record(frame: Frame) -> bytes:
+    """``frame`` as one length-prefixed record for a messaging stream.
+
+    Raises:
+        ValueError: a field is out of range (a body over ``MAX_BODY``, no ids ...).
+    """
+    out = Writer()
+    if isinstance(frame, MessageFrame):
+        if len(frame.id) != MESSAGE_ID_SIZE or len(frame.epoch) != EPOCH_SIZE:
+            raise ValueError("a message id is 16 bytes and an epoch 8")
+        if len(frame.body) > MAX_BODY:
+            raise ValueError(f"a message body is at most {MAX_BODY} bytes")
+        out.u8(MessagingFrame.MESSAGE).raw(frame.id).raw(frame.epoch).varint(frame.seq)
+        out.u64(_millis(frame.created)).u64(_millis(frame.expires)).blob(frame.body)
+    elif isinstance(frame, Receipt):
+        if frame.kind not in _RECEIPTS or not 1 <= len(frame.ids) <= MAX_IDS:
+            raise ValueError(f"a receipt carries 1 to {MAX_IDS} ids")
+        out.u8(frame.kind).varint(len(frame.ids))
+        for message_id in frame.ids:
+            if len(message_id) != MESSAGE_ID_SIZE:
+                raise ValueError("a message id is 16 bytes")
+            out.raw(message_id)
+    else:
+        if len(frame.epoch) != EPOCH_SIZE:
+            raise ValueError("an epoch is 8 bytes")
+        out.u8(MessagingFrame.FLOOR).raw(frame.epoch).varint(frame.floor)
+    return encode_frame(bytes(out))
+
+
+def decode_frame(record: bytes) -> Frame:
+    """Parse one record (without its length prefix).
+
+    Raises:
+        DecodeError: the record is empty, too long, of an unknown type, truncated,
+            has trailing bytes, or a field is over its limit.
+    """
+    if not record:
+        raise DecodeError("empty messaging record")
+    if len(record) > MAX_RECORD:
+        raise DecodeError(f"messaging record of {len(record)} bytes over {MAX_RECORD}")
+    reader = Reader(record)
+    kind = reader.u8()
+    frame: Frame
+    if kind == MessagingFrame.MESSAGE:
+        message_id = MessageId(reader.raw(MESSAGE_ID_SIZE))
+        epoch = reader.raw(EPOCH_SIZE)
+        seq = reader.varint(_MAX_SEQ)
+        created = reader.u64() / 1000
+        expires = reader.u64() / 1000
+        body = reader.blob(MAX_BODY)
+        frame = MessageFrame(
+            id=message_id, epoch=epoch, seq=seq, created=created, expires=expires, body=body
+        )
+    elif kind in _RECEIPTS:
+        count = reader.varint(MAX_IDS)
+        if count == 0:
+            raise DecodeError("a receipt names no message")
+        ids = tuple(MessageId(reader.raw(MESSAGE_ID_SIZE)) for _ in range(count))
+        frame = Receipt(kind=MessagingFrame(kind), ids=ids)
+    elif kind == MessagingFrame.FLOOR:
+        frame = Floor(epoch=reader.raw(EPOCH_SIZE), floor=reader.varint(_MAX_SEQ))
+    else:
+        raise DecodeError(f"unknown messaging frame type 0x{kind:02x}")
+    reader.finish()
+    return frame

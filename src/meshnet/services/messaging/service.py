@@ -1,0 +1,526 @@
+"""``MessagingService``: messages that are never lost, over end-to-end streams (sans-IO).
+
+Theory of operation (docs/protocol/messaging.md):
+
+1. ``send`` gives the message a random 16-byte id and the next sequence number of our
+   conversation with the peer, commits it to the store and only then returns.
+2. Each peer with something to send gets a ``Channel``: a stream we open to its
+   ``MESSAGING_SERVICE``; the stream starts with a FLOOR (the lowest number still
+   pending) and the READ receipts the peer has not confirmed, then every pending
+   message in order. A message stays pending until its ACK, its cancellation or its
+   expiry, whatever happens to streams and sessions.
+3. When the stream is reset, its session closes or fails, or a written message is not
+   acknowledged within ``ack_timeout``, the channel backs off (exponential, jittered
+   from the ``Entropy``) and then opens a new stream and writes everything pending
+   again: at-least-once on the wire; the receiver's ``Inbox`` makes it exactly once.
+4. Frames from a peer arrive on streams *it* opened; the sender of every frame is the
+   session's authenticated peer, so no frame can speak for another node.
+
+The service calls its ``StreamTransport`` (the node's ``SessionManager``) and its
+``MessageStore`` synchronously; it reads no clock: ``now`` comes in, and unix time is
+``now + wall_offset`` (the driver knows the offset).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict, deque
+from dataclasses import replace
+from typing import Protocol
+
+from meshnet.crypto.entropy import Entropy
+from meshnet.crypto.identity import NodeId
+from meshnet.deadlines import DeadlineHeap
+from meshnet.errors import DecodeError, LocalError, StateError
+from meshnet.ids import MessageId, StreamId
+from meshnet.services.messaging.channel import Channel
+from meshnet.services.messaging.config import MESSAGING_SERVICE, MessagingConfig
+from meshnet.services.messaging.events import (
+    MessageDelivered,
+    MessageExpired,
+    MessageRead,
+    MessagingEvent,
+    MessagingStatus,
+)
+from meshnet.services.messaging.inbox import Inbox
+from meshnet.services.messaging.messages import (
+    EPOCH_SIZE,
+    MAX_RECORD,
+    MESSAGE_ID_SIZE,
+    Floor,
+    Frame,
+    MessageFrame,
+    Receipt,
+    decode_frame,
+    encode_record,
+)
+from meshnet.services.messaging.records import (
+    Conversation,
+    IncomingMessage,
+    OutboxState,
+    OutgoingMessage,
+)
+from meshnet.services.messaging.store import MessageStore
+from meshnet.wire.codes import MessagingFrame
+from meshnet.wire.framing import StreamDeframer
+
+__all__ = ["MessagingService", "StreamTransport"]
+
+_MAX_RETIRED = 1024  # streams we stopped using whose late events we still swallow
+
+
+class StreamTransport(Protocol):
+    """The stream verbs of ``SessionManager`` that messaging uses."""
+
+    def open_stream(self, destination: NodeId, now: float, *, service: int = 0) -> StreamId: ...
+
+    def stream_send(self, stream: StreamId, data: bytes, now: float) -> int: ...
+
+    def stream_close(self, stream: StreamId, now: float) -> None: ...
+
+    def stream_reset(self, stream: StreamId, now: float, error_code: int = 0) -> None: ...
+
+
+class MessagingService:
+    """The messaging core of one node.
+
+    Args:
+        local: our NodeId (a message to ourselves is refused).
+        store: the durable store; every write is committed before the call returns.
+        transport: opens and writes end-to-end streams.
+        entropy: message ids, epochs and backoff jitter.
+        config: limits and timers.
+        wall_offset: unix time minus ``now`` (0 where ``now`` already is unix time).
+    """
+
+    def __init__(
+        self,
+        *,
+        local: NodeId,
+        store: MessageStore,
+        transport: StreamTransport,
+        entropy: Entropy,
+        config: MessagingConfig | None = None,
+        wall_offset: float = 0.0,
+    ) -> None:
+        self.local = local
+        self.config = config or MessagingConfig()
+        self.store = store
+        self.wall_offset = wall_offset
+        self._transport = transport
+        self._entropy = entropy
+        self._events: deque[MessagingEvent] = deque()
+        self._drops: dict[str, int] = {}
+        self.inbox = Inbox(store=store, config=self.config, events=self._events, drop=self._drop)
+        self._pending: dict[MessageId, OutgoingMessage] = {}
+        self._by_peer: dict[NodeId, dict[MessageId, None]] = {}  # in sequence order
+        self._senders: dict[NodeId, Conversation] = {}
+        self._channels: dict[NodeId, Channel] = {}
+        self._ours: dict[StreamId, NodeId] = {}
+        self._retired: OrderedDict[StreamId, None] = OrderedDict()
+        self._theirs: dict[StreamId, tuple[NodeId, StreamDeframer]] = {}
+        self._timers: DeadlineHeap[NodeId] = DeadlineHeap()
+        self._expiry: DeadlineHeap[MessageId] = DeadlineHeap()
+        for message in store.pending_outgoing():
+            self._track(message)
+            self._timers.set(message.peer, 0.0)
+        for peer in self.inbox.unreported:
+            self._timers.set(peer, 0.0)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _drop(self, reason: str) -> None:
+        self._drops[reason] = self._drops.get(reason, 0) + 1
+
+    def _wall(self, now: float) -> float:
+        return now + self.wall_offset
+
+    def _track(self, message: OutgoingMessage) -> None:
+        self._pending[message.id] = message
+        self._by_peer.setdefault(message.peer, {})[message.id] = None
+        self._expiry.set(message.id, message.expires - self.wall_offset)
+
+    def _channel(self, peer: NodeId) -> Channel:
+        channel = self._channels.get(peer)
+        if channel is None:
+            channel = self._channels[peer] = Channel(peer)
+        return channel
+
+    def _sender(self, peer: NodeId) -> Conversation:
+        conversation = self._senders.get(peer) or self.store.sender_conversation(peer)
+        if conversation is None:
+            epoch = self._entropy.random_bytes(EPOCH_SIZE)
+            conversation = Conversation(peer=peer, epoch=epoch, next_seq=0)
+        self._senders[peer] = conversation
+        return conversation
+
+    def _floor(self, peer: NodeId) -> Floor:
+        conversation = self._sender(peer)
+        pending = self._by_peer.get(peer)
+        floor = conversation.next_seq
+        if pending:
+            floor = self._pending[next(iter(pending))].seq
+        return Floor(epoch=conversation.epoch, floor=floor)
+
+    # -- commands ------------------------------------------------------------------------
+
+    def send(
+        self, peer: NodeId, body: bytes, now: float, *, expires_in: float | None = None
+    ) -> MessageId:
+        """Accept a message for ``peer``; it is committed to the store when this returns.
+
+        Raises:
+            LocalError: the peer is this node, the body is over ``max_body``, or
+                ``expires_in`` is not positive.
+        """
+        if peer == self.local:
+            raise LocalError("a node does not send messages to itself")
+        if len(body) > self.config.max_body:
+            raise LocalError(f"a message body is at most {self.config.max_body} bytes")
+        lifetime = self.config.expires_in if expires_in is None else expires_in
+        if not lifetime > 0:
+            raise LocalError("expires_in must be a positive number of seconds")
+        conversation = self._sender(peer)
+        wall = self._wall(now)
+        message = OutgoingMessage(
+            id=MessageId(self._entropy.random_bytes(MESSAGE_ID_SIZE)),
+            peer=peer,
+            epoch=conversation.epoch,
+            seq=conversation.next_seq,
+            created=wall,
+            expires=wall + lifetime,
+            body=bytes(body),
+        )
+        conversation = replace(conversation, next_seq=conversation.next_seq + 1)
+        self.store.add_outgoing(message, conversation)
+        self._senders[peer] = conversation
+        self._track(message)
+        channel = self._channel(peer)
+        if channel.stream is not None:
+            channel.unsent.append(message.id)
+        self._service(channel, now)
+        return message.id
+
+    def cancel(self, message_id: MessageId, now: float) -> None:
+        """Stop retrying a pending message (one already delivered cannot be recalled).
+
+        Raises:
+            LocalError: no message we sent has this id.
+            StateError: the message is no longer pending.
+        """
+        if message_id not in self._pending:
+            stored = self.store.outgoing(message_id)
+            if stored is None:
+                raise LocalError(f"no sent message has id {message_id.hex()}")
+            raise StateError(f"message {message_id.hex()} is {stored.state.value} already")
+        message = self._settle(message_id, OutboxState.CANCELLED, now)
+        self._floor_changed(message.peer, now)
+
+    def mark_read(self, message_id: MessageId, now: float) -> None:
+        """Mark a received message read; the read receipt goes back to its sender.
+
+        Raises:
+            LocalError: no received message has this id.
+            StateError: it is held (not delivered yet).
+        """
+        message = self.inbox.mark_read(message_id, self._wall(now))
+        if message is not None:
+            channel = self._channel(message.peer)
+            if channel.stream is not None:
+                channel.queue_receipt(MessagingFrame.READ, message_id)
+            self._service(channel, now)
+
+    def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
+        """The newest ``limit`` messages we sent (every state), oldest first."""
+        return self.store.list_outgoing(peer=peer, limit=limit)
+
+    def inbox_messages(
+        self, *, peer: NodeId | None = None, limit: int = 100
+    ) -> list[IncomingMessage]:
+        """The newest ``limit`` messages delivered to us, in delivery order."""
+        return self.store.list_incoming(peer=peer, limit=limit)
+
+    # -- settling outgoing messages ------------------------------------------------------
+
+    def _settle(self, message_id: MessageId, state: OutboxState, now: float) -> OutgoingMessage:
+        message = self._pending.pop(message_id)
+        wall = self._wall(now)
+        if state is OutboxState.DELIVERED:
+            message = replace(message, state=state, delivered_at=wall)
+        else:
+            message = replace(message, state=state, settled_at=wall)
+        self.store.update_outgoing(message)
+        waiting = self._by_peer[message.peer]
+        del waiting[message_id]
+        if not waiting:
+            del self._by_peer[message.peer]
+        self._expiry.set(message_id, None)
+        channel = self._channels.get(message.peer)
+        if channel is not None:
+            channel.written.pop(message_id, None)
+            self._arm(channel)
+        return message
+
+    def _floor_changed(self, peer: NodeId, now: float) -> None:
+        channel = self._channels.get(peer)
+        if channel is not None and channel.stream is not None:
+            channel.control.append(self._floor(peer))
+            self._service(channel, now)
+
+    def _on_receipt(self, peer: NodeId, receipt: Receipt, now: float) -> None:
+        channel = self._channel(peer)
+        if receipt.kind is MessagingFrame.ACK:
+            for message_id in receipt.ids:
+                message = self._pending.get(message_id)
+                if message is None:
+                    continue  # acknowledged twice, cancelled or expired meanwhile
+                if message.peer != peer:
+                    self._drop("foreign_ack")
+                    continue
+                self._settle(message_id, OutboxState.DELIVERED, now)
+                channel.failures = 0
+                self._events.append(MessageDelivered(id=message_id, peer=peer))
+        elif receipt.kind is MessagingFrame.READ:
+            for message_id in receipt.ids:
+                self._on_read(peer, message_id, now)
+                channel.queue_receipt(MessagingFrame.READ_ACK, message_id)
+            self._service(channel, now)
+        else:
+            self.inbox.read_acknowledged(peer, receipt.ids)
+
+    def _on_read(self, peer: NodeId, message_id: MessageId, now: float) -> None:
+        if message_id in self._pending:
+            if self._pending[message_id].peer != peer:
+                self._drop("foreign_read")
+                return
+            self._settle(message_id, OutboxState.DELIVERED, now)  # read implies delivered
+            self._events.append(MessageDelivered(id=message_id, peer=peer))
+        message = self.store.outgoing(message_id)
+        if message is None or message.peer != peer:
+            self._drop("foreign_read")
+            return
+        if message.state is OutboxState.DELIVERED:
+            self.store.update_outgoing(
+                replace(message, state=OutboxState.READ, read_at=self._wall(now))
+            )
+            self._events.append(MessageRead(id=message_id, peer=peer))
+
+    # -- our stream to each peer ---------------------------------------------------------
+
+    def _wants_stream(self, channel: Channel, now: float) -> bool:
+        if channel.has_receipts(MessagingFrame.ACK) or channel.has_receipts(
+            MessagingFrame.READ_ACK
+        ):
+            return True  # the peer is talking to us now: answer without waiting
+        if now < channel.retry_at:
+            return False
+        peer = channel.peer
+        return bool(self._by_peer.get(peer)) or bool(self.inbox.unreported.get(peer))
+
+    def _open(self, channel: Channel, now: float) -> None:
+        peer = channel.peer
+        try:
+            stream = self._transport.open_stream(peer, now, service=MESSAGING_SERVICE)
+        except (StateError, LocalError):
+            self._drop("stream_refused")
+            channel.lost(now, self.config, self._entropy)
+            return
+        channel.stream = stream
+        channel.last_write = now
+        self._ours[stream] = peer
+        channel.control.appendleft(self._floor(peer))
+        for message_id in self.inbox.unreported.get(peer, ()):
+            channel.queue_receipt(MessagingFrame.READ, message_id)
+        channel.unsent.extend(self._by_peer.get(peer, ()))
+
+    def _next_frame(self, channel: Channel, now: float) -> Frame | None:
+        frame = channel.next_control()
+        if frame is not None:
+            return frame
+        while channel.unsent:
+            message = self._pending.get(channel.unsent.popleft())
+            if message is None or message.id in channel.written:
+                continue
+            channel.written[message.id] = now
+            return MessageFrame(
+                id=message.id,
+                epoch=message.epoch,
+                seq=message.seq,
+                created=message.created,
+                expires=message.expires,
+                body=message.body,
+            )
+        return None
+
+    def _service(self, channel: Channel, now: float) -> None:
+        """Open the channel's stream if it needs one, then write what fits."""
+        if channel.stream is None and self._wants_stream(channel, now):
+            self._open(channel, now)
+        stream = channel.stream
+        if stream is not None:
+            try:
+                while True:
+                    if channel.buffer:
+                        taken = self._transport.stream_send(stream, channel.buffer, now)
+                        channel.buffer = channel.buffer[taken:]
+                        if channel.buffer:
+                            break  # flow control: StreamWritable resumes
+                    frame = self._next_frame(channel, now)
+                    if frame is None:
+                        break
+                    channel.buffer = encode_record(frame)
+                    channel.last_write = now
+            except StateError:
+                self._lose(channel, now)
+        self._arm(channel)
+
+    def _retire(self, stream: StreamId) -> None:
+        self._ours.pop(stream, None)
+        self._theirs.pop(stream, None)
+        self._retired[stream] = None
+        while len(self._retired) > _MAX_RETIRED:
+            self._retired.popitem(last=False)
+
+    def _lose(self, channel: Channel, now: float) -> None:
+        if channel.stream is not None:
+            self._retire(channel.stream)
+        channel.lost(now, self.config, self._entropy)
+        self._arm(channel)
+
+    def _arm(self, channel: Channel) -> None:
+        peer = channel.peer
+        if channel.stream is not None:
+            deadline = channel.ack_deadline(self.config)
+            if deadline is None and not channel.buffer and not channel.unsent:
+                deadline = channel.last_write + self.config.stream_idle
+        elif self._by_peer.get(peer) or self.inbox.unreported.get(peer):
+            deadline = channel.retry_at
+        else:
+            deadline = None
+        self._timers.set(peer, deadline)
+
+    # -- stream events from the session layer --------------------------------------------
+
+    def owns(self, stream: StreamId) -> bool:
+        """Whether ``stream`` is a messaging stream (its events are ours)."""
+        return stream in self._ours or stream in self._theirs or stream in self._retired
+
+    def stream_opened(self, stream: StreamId, peer: NodeId, service: int) -> bool:
+        """A peer opened a stream; True when it is a messaging stream (we keep it)."""
+        if service != MESSAGING_SERVICE:
+            return False
+        self._theirs[stream] = (peer, StreamDeframer(MAX_RECORD))
+        return True
+
+    def stream_data(self, stream: StreamId, data: bytes, now: float) -> None:
+        """Bytes on a messaging stream: frames from the peer that opened it."""
+        entry = self._theirs.get(stream)
+        if entry is None:
+            self._drop("unexpected_data")  # a peer writing on our stream: not our protocol
+            return
+        peer, deframer = entry
+        try:
+            records = deframer.feed(data)
+        except DecodeError:
+            self._drop("oversize_record")
+            self._retire(stream)
+            with contextlib.suppress(StateError):
+                self._transport.stream_reset(stream, now)
+            return
+        for record in records:
+            try:
+                frame = decode_frame(record)
+            except DecodeError:
+                self._drop("malformed")
+                continue
+            self._on_frame(peer, frame, now)
+
+    def _on_frame(self, peer: NodeId, frame: Frame, now: float) -> None:
+        if isinstance(frame, MessageFrame):
+            if self.inbox.receive(peer, frame, now, self._wall(now)):
+                channel = self._channel(peer)
+                channel.queue_receipt(MessagingFrame.ACK, frame.id)
+                self._service(channel, now)
+        elif isinstance(frame, Receipt):
+            self._on_receipt(peer, frame, now)
+        else:
+            self.inbox.floor(peer, frame, self._wall(now))
+
+    def stream_writable(self, stream: StreamId, now: float) -> None:
+        peer = self._ours.get(stream)
+        if peer is not None:
+            self._service(self._channel(peer), now)
+
+    def stream_finished(self, stream: StreamId, now: float) -> None:
+        """The peer finished its direction: finish ours too, so the stream is freed."""
+        peer = self._ours.get(stream)
+        if peer is not None:
+            if self._channel(peer).stream != stream:
+                self._retire(stream)  # the peer answered our FIN: the stream is done
+        elif stream in self._theirs:
+            self._retire(stream)
+            with contextlib.suppress(StateError):
+                self._transport.stream_close(stream, now)
+
+    def stream_reset(self, stream: StreamId, now: float) -> None:
+        peer = self._ours.get(stream)
+        channel = self._channels.get(peer) if peer is not None else None
+        if channel is not None and channel.stream == stream:
+            self._lose(channel, now)
+        else:
+            self._retire(stream)
+
+    def session_ended(self, peer: NodeId, now: float) -> None:
+        """The session to ``peer`` closed or could not be made: its streams are gone."""
+        for stream in [s for s, (p, _) in self._theirs.items() if p == peer]:
+            self._retire(stream)
+        channel = self._channels.get(peer)
+        if channel is not None and channel.stream is not None:
+            self._lose(channel, now)
+
+    # -- events, time, inspection --------------------------------------------------------
+
+    def next_event(self) -> MessagingEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        deadlines = [t for t in (self._timers.earliest(), self._expiry.earliest()) if t is not None]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        for message_id in self._expiry.pop_due(now):
+            if message_id in self._pending:
+                message = self._settle(message_id, OutboxState.EXPIRED, now)
+                self._events.append(MessageExpired(id=message_id, peer=message.peer))
+                self._floor_changed(message.peer, now)
+        for peer in self._timers.pop_due(now):
+            channel = self._channel(peer)
+            stream = channel.stream
+            deadline = channel.ack_deadline(self.config)
+            if stream is not None and deadline is not None and deadline <= now:
+                self._drop("ack_timeout")
+                with contextlib.suppress(StateError):
+                    self._transport.stream_reset(stream, now)
+                self._lose(channel, now)
+            elif stream is not None and deadline is None and self._idle(channel, now):
+                channel.stream = None  # stays in _ours until the peer finishes it too
+                with contextlib.suppress(StateError):
+                    self._transport.stream_close(stream, now)
+            self._service(channel, now)
+
+    def _idle(self, channel: Channel, now: float) -> bool:
+        return (
+            not channel.buffer
+            and not channel.unsent
+            and not channel.control
+            and now >= channel.last_write + self.config.stream_idle
+        )
+
+    def status(self) -> MessagingStatus:
+        return MessagingStatus(
+            outbox_pending=len(self._pending),
+            inbox_held=self.inbox.held,
+            peers_sending=len(self._by_peer),
+            streams_open=len(self._ours) + len(self._theirs),
+            drops=tuple(sorted(self._drops.items())),
+        )

@@ -1,0 +1,152 @@
+"""``MessageStore``: where the messaging core keeps what must survive a crash.
+
+The core calls the store synchronously, and a call that writes is one atomic commit:
+when it returns, the change is durable (for ``SqliteMessageStore`` in
+``meshnet.runtime.msgstore``: on disk). The store is injected like ``Entropy``, so the
+core itself opens no file. ``MemoryMessageStore`` keeps everything in dictionaries:
+tests and the simulator use it, and a simulated node that crashes and restarts with
+the same object behaves like a real one that reopens its database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from meshnet.crypto.identity import NodeId
+from meshnet.ids import MessageId
+from meshnet.services.messaging.records import (
+    Conversation,
+    InboxState,
+    IncomingMessage,
+    OutboxState,
+    OutgoingMessage,
+)
+
+__all__ = ["MemoryMessageStore", "MessageStore", "inbox_order", "outbox_order"]
+
+
+class MessageStore(Protocol):
+    """The operations the messaging core needs; each write is one commit."""
+
+    def sender_conversation(self, peer: NodeId) -> Conversation | None:
+        """Our sending conversation with ``peer``, if we ever sent to it."""
+
+    def receiver_conversation(self, peer: NodeId) -> Conversation | None:
+        """Our receiving conversation with ``peer``, if it ever sent to us."""
+
+    def add_outgoing(self, message: OutgoingMessage, conversation: Conversation) -> None:
+        """Commit a new outgoing message together with its sender conversation."""
+
+    def update_outgoing(self, message: OutgoingMessage) -> None:
+        """Commit a new state of an outgoing message already stored (same id)."""
+
+    def outgoing(self, message_id: MessageId) -> OutgoingMessage | None:
+        """An outgoing message by id."""
+
+    def pending_outgoing(self) -> list[OutgoingMessage]:
+        """Every outgoing message still ``PENDING`` (what a restart retries)."""
+
+    def list_outgoing(self, *, peer: NodeId | None, limit: int) -> list[OutgoingMessage]:
+        """The newest ``limit`` outgoing messages (to ``peer`` only, if given), oldest first."""
+
+    def incoming(self, message_id: MessageId) -> IncomingMessage | None:
+        """An incoming message by id (the de-duplication check)."""
+
+    def commit_incoming(
+        self, messages: Sequence[IncomingMessage], conversation: Conversation
+    ) -> None:
+        """Commit new or changed incoming messages and the receiver conversation at once."""
+
+    def update_incoming(self, message: IncomingMessage) -> None:
+        """Commit a new state of an incoming message already stored (same id)."""
+
+    def held_incoming(self, peer: NodeId) -> list[IncomingMessage]:
+        """Messages from ``peer`` that are ``HELD``, by sequence number."""
+
+    def unreported_reads(self) -> list[IncomingMessage]:
+        """Messages marked read whose read receipt the sender has not confirmed."""
+
+    def list_incoming(self, *, peer: NodeId | None, limit: int) -> list[IncomingMessage]:
+        """The newest ``limit`` delivered messages (from ``peer`` only, if given), in the
+        order they were delivered."""
+
+
+def outbox_order(message: OutgoingMessage) -> tuple[float, int, bytes]:
+    """The order of ``list_outgoing``: creation time, then sequence number."""
+    return (message.created, message.seq, message.id)
+
+
+def inbox_order(message: IncomingMessage) -> tuple[float, int, bytes]:
+    """The order of ``list_incoming``: delivery time, then sequence number."""
+    return (message.delivered_at or 0.0, message.seq, message.id)
+
+
+class MemoryMessageStore:
+    """A ``MessageStore`` in memory: every commit is immediate and atomic."""
+
+    def __init__(self) -> None:
+        self._senders: dict[NodeId, Conversation] = {}
+        self._receivers: dict[NodeId, Conversation] = {}
+        self._outgoing: dict[MessageId, OutgoingMessage] = {}
+        self._incoming: dict[MessageId, IncomingMessage] = {}
+        self.commits = 0
+        """How many commits were made (tests count them)."""
+
+    def sender_conversation(self, peer: NodeId) -> Conversation | None:
+        return self._senders.get(peer)
+
+    def receiver_conversation(self, peer: NodeId) -> Conversation | None:
+        return self._receivers.get(peer)
+
+    def add_outgoing(self, message: OutgoingMessage, conversation: Conversation) -> None:
+        self._outgoing[message.id] = message
+        self._senders[conversation.peer] = conversation
+        self.commits += 1
+
+    def update_outgoing(self, message: OutgoingMessage) -> None:
+        if message.id in self._outgoing:
+            self._outgoing[message.id] = message
+            self.commits += 1
+
+    def outgoing(self, message_id: MessageId) -> OutgoingMessage | None:
+        return self._outgoing.get(message_id)
+
+    def pending_outgoing(self) -> list[OutgoingMessage]:
+        pending = [m for m in self._outgoing.values() if m.state is OutboxState.PENDING]
+        return sorted(pending, key=outbox_order)
+
+    def list_outgoing(self, *, peer: NodeId | None, limit: int) -> list[OutgoingMessage]:
+        chosen = [m for m in self._outgoing.values() if peer is None or m.peer == peer]
+        return sorted(chosen, key=outbox_order)[-limit:] if limit > 0 else []
+
+    def incoming(self, message_id: MessageId) -> IncomingMessage | None:
+        return self._incoming.get(message_id)
+
+    def commit_incoming(
+        self, messages: Sequence[IncomingMessage], conversation: Conversation
+    ) -> None:
+        for message in messages:
+            self._incoming[message.id] = message
+        self._receivers[conversation.peer] = conversation
+        self.commits += 1
+
+    def update_incoming(self, message: IncomingMessage) -> None:
+        if message.id in self._incoming:
+            self._incoming[message.id] = message
+            self.commits += 1
+
+    def held_incoming(self, peer: NodeId) -> list[IncomingMessage]:
+        held = [m for m in self._incoming.values() if m.peer == peer and m.state is InboxState.HELD]
+        return sorted(held, key=lambda m: m.seq)
+
+    def unreported_reads(self) -> list[IncomingMessage]:
+        return [m for m in self._incoming.values() if m.read_at is not None and not m.read_reported]
+
+    def list_incoming(self, *, peer: NodeId | None, limit: int) -> list[IncomingMessage]:
+        chosen = [
+            m
+            for m in self._incoming.values()
+            if m.state is InboxState.DELIVERED and (peer is None or m.peer == peer)
+        ]
+        return sorted(chosen, key=inbox_order)[-limit:] if limit > 0 else []
