@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from meshnet.link.config import LinkConfig
 from meshnet.node.peers import Backoff
 from meshnet.routing.config import RoutingConfig
+from meshnet.services.messaging import MessagingConfig
 from meshnet.session.config import SessionConfig
 
 __all__ = ["NodeConfig"]
@@ -26,5 +27,7 @@ class NodeConfig:
     """End-to-end session timers, windows and limits."""
     backoff: Backoff = field(default_factory=Backoff)
     """How configured peers are redialled."""
+    messaging: MessagingConfig = field(default_factory=MessagingConfig)
+    """Message expiry, retry backoff, size limits and per-peer quotas."""
     handshake_extension: bytes = b""
     """Opaque bytes carried in our link handshake payloads."""

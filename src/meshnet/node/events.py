@@ -2,7 +2,8 @@
 
 Peer events come from the link layer, translated by the node; end-to-end events are
 the session layer's own (``DatagramReceived``, ``StreamDataReceived`` ...), passed up
-unchanged, and ``DestinationUnreachable`` comes from routing.
+unchanged, ``DestinationUnreachable`` comes from routing, and the ``Message*`` events
+from the messaging service.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from dataclasses import dataclass
 from meshnet.crypto.identity import NodeId
 from meshnet.ids import LinkId
 from meshnet.routing.events import DestinationUnreachable
+from meshnet.services.messaging import (
+    MessageDelivered,
+    MessageExpired,
+    MessageRead,
+    MessageReceived,
+)
 from meshnet.session.events import (
     DatagramReceived,
     PingAnswered,
@@ -28,6 +35,10 @@ from meshnet.session.events import (
 __all__ = [
     "DatagramReceived",
     "DestinationUnreachable",
+    "MessageDelivered",
+    "MessageExpired",
+    "MessageRead",
+    "MessageReceived",
     "NeighbourDataReceived",
     "NodeEvent",
     "PeerConnected",
@@ -107,4 +118,8 @@ NodeEvent = (
     | StreamFinished
     | StreamReset
     | PingAnswered
+    | MessageReceived
+    | MessageDelivered
+    | MessageRead
+    | MessageExpired
 )

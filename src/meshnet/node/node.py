@@ -9,7 +9,8 @@ verbs (DESIGN.md §1-§2):
   ``CloseTransport``), ``get_timer``, ``next_event``;
 * from the application: ``connect``, ``disconnect``, ``send_datagram``,
   ``open_stream``, ``stream_send``, ``stream_close``, ``stream_reset``, ``ping``,
-  ``send_to_neighbour``, ``status``.
+  ``send_to_neighbour``, ``status``; messages: ``send_message``, ``cancel_message``,
+  ``mark_read``, ``inbox``, ``outbox``.
 
 How the layers are joined (the only place they meet)::
 
@@ -19,6 +20,7 @@ How the layers are joined (the only place they meet)::
     Router PacketDelivered --> SessionManager.receive_packet      (end-to-end bytes)
     Router RouteChanged   --> SessionManager.path_changed
     SessionManager.packets_to_send --> Router.send --> Router.packets_to_send --> LinkManager.send
+    session events of messaging streams --> MessagingService (node/messaging.py)
 
 A driver's pump after every input: send ``datagrams_to_send()``, then carry out
 ``transport_commands()``, then drain ``next_event()``, then re-arm one timer at
@@ -32,7 +34,7 @@ from collections import deque
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
 from meshnet.errors import StateError, UnknownPeerError
-from meshnet.ids import LinkId, StreamId, TransportId
+from meshnet.ids import LinkId, MessageId, StreamId, TransportId
 from meshnet.link.events import (
     LinkClosed,
     LinkEstablished,
@@ -50,10 +52,18 @@ from meshnet.node.events import (
     PeerDialFailed,
     PeerDisconnected,
 )
+from meshnet.node.messaging import to_messaging
 from meshnet.node.peers import PeerTable
 from meshnet.node.status import NodeStatus, PeerInfo
 from meshnet.routing.events import DestinationUnreachable, PacketDelivered, RouteChanged
 from meshnet.routing.router import Router
+from meshnet.services.messaging import (
+    IncomingMessage,
+    MemoryMessageStore,
+    MessageStore,
+    MessagingService,
+    OutgoingMessage,
+)
 from meshnet.session.manager import SessionManager
 from meshnet.wire.codes import CODE_SPACES, NodePacket
 
@@ -72,6 +82,10 @@ class Node:
         entropy: its randomness (``SystemEntropy`` for real, seeded in the simulator).
         verifier: a signature verifier, which may be shared between nodes.
         config: validated settings.
+        message_store: where messages are committed (in memory unless the driver gives
+            a durable one, e.g. ``runtime.msgstore.SqliteMessageStore``).
+        wall_offset: unix time minus the ``now`` the driver passes (stored message times
+            are unix seconds; 0 when ``now`` is unix time or virtual).
     """
 
     def __init__(
@@ -81,6 +95,8 @@ class Node:
         entropy: Entropy,
         verifier: SignatureVerifier,
         config: NodeConfig | None = None,
+        message_store: MessageStore | None = None,
+        wall_offset: float = 0.0,
     ) -> None:
         self.config = config or NodeConfig()
         self.identity = identity
@@ -103,6 +119,14 @@ class Node:
             lookup_record=self.router.record_of,
         )
         self.peers = PeerTable(entropy=entropy, backoff=self.config.backoff)
+        self.messaging = MessagingService(
+            local=self.node_id,
+            store=message_store if message_store is not None else MemoryMessageStore(),
+            transport=self.sessions,
+            entropy=entropy,
+            config=self.config.messaging,
+            wall_offset=wall_offset,
+        )
         self._drops: dict[str, int] = {}
         self._now = 0.0  # the latest time any input carried
         self._flush_at: float | None = None
@@ -203,6 +227,52 @@ class Node:
         self.sessions.stream_reset(stream, now, code)
         self._pump(now)
 
+    # -- messages ------------------------------------------------------------------------
+
+    def send_message(
+        self, peer: NodeId, body: bytes, now: float, *, expires_in: float | None = None
+    ) -> MessageId:
+        """Send a message to ``peer``; it is committed to the message store on return.
+
+        It is retried until ``peer`` acknowledges it, it is cancelled or it expires
+        (``expires_in`` seconds, default ``config.messaging.expires_in``).
+
+        Raises:
+            LocalError: ``peer`` is this node, the body is too large, or ``expires_in``
+                is not positive.
+        """
+        message_id = self.messaging.send(peer, body, now, expires_in=expires_in)
+        self._pump(now)
+        return message_id
+
+    def cancel_message(self, message_id: MessageId, now: float) -> None:
+        """Stop retrying a message that is not delivered yet.
+
+        Raises:
+            LocalError: no sent message has this id.
+            StateError: it is delivered, cancelled or expired already.
+        """
+        self.messaging.cancel(message_id, now)
+        self._pump(now)
+
+    def mark_read(self, message_id: MessageId, now: float) -> None:
+        """Mark a received message read; its sender gets a read receipt.
+
+        Raises:
+            LocalError: no received message has this id.
+            StateError: it is held (an earlier message of its sender is missing).
+        """
+        self.messaging.mark_read(message_id, now)
+        self._pump(now)
+
+    def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
+        """The newest ``limit`` messages delivered to us (from ``peer``), oldest first."""
+        return self.messaging.inbox_messages(peer=peer, limit=limit)
+
+    def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
+        """The newest ``limit`` messages we sent (to ``peer``), any state, oldest first."""
+        return self.messaging.outbox(peer=peer, limit=limit)
+
     def set_endpoints(self, endpoints: list[str], now: float) -> None:
         """Tell the mesh where this node can be reached (carried in announcements)."""
         self.router.set_endpoints(endpoints, now)
@@ -277,10 +347,16 @@ class Node:
         """
         if self._events:
             return self._events.popleft()
-        event = self.sessions.next_event()
-        if event is not None:
+        while True:
+            mine = self.messaging.next_event()
+            if mine is not None:
+                return mine
+            event = self.sessions.next_event()
+            if event is None:
+                return None
             self._flush_at = self._now  # credit or acks to send: ask for a timer now
-        return event
+            if not to_messaging(self.messaging, event, self._now):
+                return event
 
     def get_timer(self) -> float | None:
         deadlines = [
@@ -291,6 +367,7 @@ class Node:
                 self.router.get_timer(),
                 self.sessions.get_timer(),
                 self.peers.get_timer(),
+                self.messaging.get_timer(),
             )
             if t is not None
         ]
@@ -300,6 +377,7 @@ class Node:
         self.links.handle_timer(now)
         self.router.handle_timer(now)
         self.sessions.handle_timer(now)
+        self.messaging.handle_timer(now)
         self._pump(now)
         self._start_due_dials(now)
 
@@ -433,6 +511,7 @@ class Node:
             links=self.links.status(now),
             routing=self.router.status(now),
             sessions=self.sessions.status(now),
+            messaging=self.messaging.status(),
             peers=peers,
             drops=tuple(sorted(self._drops.items())),
         )

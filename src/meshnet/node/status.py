@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from meshnet.link.status import LinkManagerStatus
 from meshnet.routing.status import RoutingStatus
+from meshnet.services.messaging import MessagingStatus
 from meshnet.session.status import SessionManagerStatus
 
 __all__ = ["NodeStatus", "PeerInfo"]
@@ -29,6 +30,8 @@ class NodeStatus:
     links: LinkManagerStatus
     routing: RoutingStatus
     sessions: SessionManagerStatus
+    messaging: MessagingStatus
+    """Outbox and inbox counts, messaging streams and refused frames."""
     peers: tuple[PeerInfo, ...]
     drops: tuple[tuple[str, int], ...]
     """Link payloads the node itself dropped, by reason."""
