@@ -19,6 +19,7 @@ from meshnet.services.messaging import (
     MemoryMessageStore,
     MessageDelivered,
     MessageReceived,
+    MessageStore,
     MessagingConfig,
     MessagingEvent,
     MessagingService,
@@ -91,7 +92,7 @@ class StreamNet:
         self,
         seed: int,
         *,
-        store: MemoryMessageStore | None = None,
+        store: MessageStore | None = None,
         config: MessagingConfig | None = None,
         identity: Identity | None = None,
     ) -> MessagingService:

@@ -1,0 +1,210 @@
+"""``SqliteMessageStore``: the same behaviour as the memory store, crash safety, damage."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from tests.services.messaging.pair import StreamNet
+
+from meshnet.crypto.entropy import SeededEntropy
+from meshnet.crypto.identity import Identity
+from meshnet.ids import MessageId
+from meshnet.runtime.msgstore import MessageStoreError, SqliteMessageStore
+from meshnet.services.messaging import (
+    Conversation,
+    InboxState,
+    IncomingMessage,
+    MemoryMessageStore,
+    OutboxState,
+    OutgoingMessage,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PEER = Identity.generate(SeededEntropy(7, "peer"), created=0).node_id
+
+
+def outgoing(i: int, **changes: object) -> OutgoingMessage:
+    message = OutgoingMessage(
+        id=MessageId(i.to_bytes(16, "big")),
+        peer=PEER,
+        epoch=b"E" * 8,
+        seq=i,
+        created=100.0 + i,
+        expires=1e9,
+        body=f"body {i}".encode(),
+    )
+    return replace(message, **changes)  # type: ignore[arg-type]
+
+
+def incoming(i: int, state: InboxState = InboxState.DELIVERED) -> IncomingMessage:
+    return IncomingMessage(
+        id=MessageId((1000 + i).to_bytes(16, "big")),
+        peer=PEER,
+        epoch=b"F" * 8,
+        seq=i,
+        created=50.0,
+        expires=1e9,
+        body=bytes([i]) * 100,
+        received_at=60.0 + i,
+        state=state,
+        delivered_at=70.0 + i if state is InboxState.DELIVERED else None,
+    )
+
+
+def exercise(store: SqliteMessageStore | MemoryMessageStore) -> list[object]:
+    """The same calls on any store; what it answered."""
+    answers: list[object] = []
+    for i in range(5):
+        store.add_outgoing(outgoing(i), Conversation(peer=PEER, epoch=b"E" * 8, next_seq=i + 1))
+    store.update_outgoing(outgoing(1, state=OutboxState.DELIVERED, delivered_at=200.0))
+    store.update_outgoing(outgoing(2, state=OutboxState.CANCELLED, settled_at=201.0))
+    answers += [store.sender_conversation(PEER), store.receiver_conversation(PEER)]
+    answers += [store.pending_outgoing(), store.list_outgoing(peer=PEER, limit=3)]
+    answers += [store.list_outgoing(peer=None, limit=0), store.outgoing(outgoing(1).id)]
+    store.commit_incoming(
+        [incoming(0), incoming(2, InboxState.HELD), incoming(3, InboxState.HELD)],
+        Conversation(peer=PEER, epoch=b"F" * 8, next_seq=1),
+    )
+    answers += [store.held_incoming(PEER), store.list_incoming(peer=PEER, limit=10)]
+    store.commit_incoming([incoming(1)], Conversation(peer=PEER, epoch=b"F" * 8, next_seq=4))
+    store.update_incoming(replace(incoming(1), read_at=90.0))
+    answers += [store.unreported_reads(), store.incoming(incoming(1).id)]
+    answers += [store.list_incoming(peer=None, limit=2), store.receiver_conversation(PEER)]
+    return answers
+
+
+def test_sqlite_answers_exactly_like_the_memory_store(tmp_path: Path) -> None:
+    sqlite = SqliteMessageStore.open(tmp_path / "messages.db")
+    try:
+        assert exercise(sqlite) == exercise(MemoryMessageStore())
+    finally:
+        sqlite.close()
+
+
+def test_the_file_is_private_wal_and_fully_synchronous(tmp_path: Path) -> None:
+    path = tmp_path / "messages.db"
+    SqliteMessageStore.open(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    store = SqliteMessageStore.open(path)
+    try:
+        db = store._db
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        store.close()
+
+
+CRASHING_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from tests.runtime.test_msgstore import PEER, outgoing
+    from meshnet.runtime.msgstore import SqliteMessageStore
+    from meshnet.services.messaging import Conversation
+    store = SqliteMessageStore.open(Path(sys.argv[1]))
+    for i in range(50):
+        conversation = Conversation(peer=PEER, epoch=b"E" * 8, next_seq=i + 1)
+        store.add_outgoing(outgoing(i), conversation)
+    os._exit(9)  # like kill -9: no close, no checkpoint, the WAL holds the commits
+    """
+)
+
+
+def test_every_commit_survives_a_crash_of_the_process(tmp_path: Path) -> None:
+    path = tmp_path / "messages.db"
+    result = subprocess.run(
+        [sys.executable, "-c", CRASHING_WRITER, str(path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 9
+    assert Path(f"{path}-wal").stat().st_size > 0  # the commits are in the log only
+    store = SqliteMessageStore.open(path)
+    try:
+        assert [m.seq for m in store.pending_outgoing()] == list(range(50))
+        conversation = store.sender_conversation(PEER)
+        assert conversation is not None and conversation.next_seq == 50
+    finally:
+        store.close()
+
+
+def test_messaging_over_sqlite_keeps_exactly_once_across_a_restart(tmp_path: Path) -> None:
+    net = StreamNet()
+    bob_store = SqliteMessageStore.open(tmp_path / "bob.db")
+    alice, bob = net.add(1), net.add(2, store=bob_store)
+    first = alice.send(bob.local, b"one", 0.0)
+    net.deliver(0.0)
+    net.crash(bob.local, 1.0)
+    bob_store.close()
+    second = alice.send(bob.local, b"two", 1.0)
+    bob_store = SqliteMessageStore.open(tmp_path / "bob.db")
+    try:
+        bob = net.add(2, store=bob_store)
+        net.run(until=30.0, start=1.5)
+        assert [r.body for r in net.received(bob.local)] == [b"one", b"two"]
+        assert [m.id for m in bob.inbox_messages()] == [first, second]
+    finally:
+        bob_store.close()
+
+
+def damage_message(path: Path) -> str:
+    with pytest.raises(MessageStoreError) as caught:
+        SqliteMessageStore.open(path)
+    text = str(caught.value)
+    assert str(path) in text and "move the file aside" in text
+    return text
+
+
+def filled(tmp_path: Path) -> Path:
+    path = tmp_path / "messages.db"
+    store = SqliteMessageStore.open(path)
+    for i in range(200):
+        conversation = Conversation(peer=PEER, epoch=b"E" * 8, next_seq=i + 1)
+        store.add_outgoing(outgoing(i, body=bytes([i % 251]) * 3000), conversation)
+    store.close()
+    return path
+
+
+def test_a_truncated_file_is_refused_with_a_way_to_recover(tmp_path: Path) -> None:
+    path = filled(tmp_path)
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.truncate(size // 2)
+    damage_message(path)
+    path.write_bytes(b"")
+    assert "empty" in damage_message(path)
+
+
+def test_a_corrupt_file_is_refused(tmp_path: Path) -> None:
+    path = filled(tmp_path)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(2 * page, len(data) - page, 3 * page):  # scribble over many pages
+        data[offset + 8 : offset + 40] = b"\xa5" * 32
+    path.write_bytes(bytes(data))
+    damage_message(path)
+    path.write_bytes(b"this is not a database at all" * 100)
+    damage_message(path)
+
+
+def test_a_foreign_or_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE something (x)")
+    assert "not a MeshNet message database" in damage_message(path)
+    newer = tmp_path / "newer.db"
+    SqliteMessageStore.open(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(MessageStoreError, match="newer"):
+        SqliteMessageStore.open(newer)
