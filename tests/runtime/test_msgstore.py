@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tests.runtime.support import VERIFIER, identity, run
 from tests.services.messaging.pair import StreamNet
 
 from meshnet.crypto.entropy import SeededEntropy
 from meshnet.crypto.identity import Identity
 from meshnet.ids import MessageId
+from meshnet.node.events import MessageDelivered, MessageRead, MessageReceived, PeerConnected
+from meshnet.node.node import Node
+from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.msgstore import MessageStoreError, SqliteMessageStore
 from meshnet.services.messaging import (
     Conversation,
@@ -208,3 +214,43 @@ def test_a_foreign_or_newer_database_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version=99")
     with pytest.raises(MessageStoreError, match="newer"):
         SqliteMessageStore.open(newer)
+
+
+def test_driver_messages_over_loopback_tcp_with_sqlite_on_both_ends(tmp_path: Path) -> None:
+    async def node_with_store(label: str) -> tuple[NodeDriver, SqliteMessageStore]:
+        store = SqliteMessageStore.open(tmp_path / f"{label}.db")
+        node = Node(
+            identity=identity(11, label),
+            entropy=SeededEntropy(11, f"node:{label}"),
+            verifier=VERIFIER,
+            message_store=store,
+            wall_offset=time.time() - time.monotonic(),
+        )
+        driver = NodeDriver(node)
+        await driver.start(["tcp:127.0.0.1:0"])
+        return driver, store
+
+    async def main() -> None:
+        (a, a_store), (b, b_store) = await node_with_store("a"), await node_with_store("b")
+        try:
+            events_a = a.subscribe(kinds=[PeerConnected, MessageDelivered, MessageRead])
+            events_b = b.subscribe(kinds=[MessageReceived])
+            a.connect(b.listening[0], expected_peer=b.node.node_id)
+            await asyncio.wait_for(events_a.wait_for(PeerConnected), 30.0)
+            message_id = a.send_message(b.node.node_id, b"over real sockets")
+            assert a_store.outgoing(message_id) is not None  # committed when send returned
+            received = await asyncio.wait_for(events_b.wait_for(MessageReceived), 30.0)
+            assert (received.id, received.body) == (message_id, b"over real sockets")
+            await asyncio.wait_for(events_a.wait_for(MessageDelivered), 30.0)
+            b.mark_read(message_id)
+            await asyncio.wait_for(events_a.wait_for(MessageRead), 30.0)
+            [sent] = a.outbox()
+            assert sent.state is OutboxState.READ and abs(sent.created - time.time()) < 60
+            assert [m.id for m in b.inbox(peer=a.node.node_id)] == [message_id]
+        finally:
+            await a.stop()
+            await b.stop()
+            a_store.close()
+            b_store.close()
+
+    run(main())

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Sequence
 
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import ConfigError, StateError
-from meshnet.ids import StreamId, TransportId
+from meshnet.ids import MessageId, StreamId, TransportId
 from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerDisconnected
@@ -55,6 +55,7 @@ from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
+from meshnet.services.messaging import IncomingMessage, OutgoingMessage
 from meshnet.session.events import PingAnswered
 
 __all__ = ["NodeDriver"]
@@ -492,6 +493,51 @@ class NodeDriver:
         self._require_running()
         self.node.stream_reset(stream, self.now(), code)
         self._pump()
+
+    # -- messages (Node.send_message ... ; events MessageReceived/Delivered/Read/Expired) --
+
+    def send_message(
+        self, peer: NodeId, body: bytes, *, expires_in: float | None = None
+    ) -> MessageId:
+        """Send a message; when this returns it is committed to the node's message store.
+
+        Raises:
+            StateError: the driver is not running.
+            LocalError: ``peer`` is this node, the body is too large or ``expires_in`` is
+                not positive; ``MessageStoreError`` when the database cannot commit.
+        """
+        self._require_running()
+        message_id = self.node.send_message(peer, body, self.now(), expires_in=expires_in)
+        self._pump()
+        return message_id
+
+    def cancel_message(self, message_id: MessageId) -> None:
+        """Stop retrying a message not yet delivered.
+
+        Raises:
+            LocalError: no sent message has this id. StateError: it is settled already.
+        """
+        self._require_running()
+        self.node.cancel_message(message_id, self.now())
+        self._pump()
+
+    def mark_read(self, message_id: MessageId) -> None:
+        """Mark a received message read; its sender gets a read receipt.
+
+        Raises:
+            LocalError: no received message has this id. StateError: it is held.
+        """
+        self._require_running()
+        self.node.mark_read(message_id, self.now())
+        self._pump()
+
+    def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
+        """The newest ``limit`` messages delivered to this node, oldest first."""
+        return self.node.inbox(peer=peer, limit=limit)
+
+    def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
+        """The newest ``limit`` messages this node sent (any state), oldest first."""
+        return self.node.outbox(peer=peer, limit=limit)
 
     def subscribe(
         self,
