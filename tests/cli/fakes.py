@@ -1,0 +1,128 @@
+"""A fake running node for CLI and shell unit tests: the ``NodeApi`` calls, in memory.
+
+It answers with the same JSON shapes as the local API and records every command it
+was given, so tests can assert what the shell asked the node to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from meshnet.errors import LocalError
+
+ALICE = "a" * 52
+BOB = "b" * 20 + "x" * 32
+CAROL = "c" * 52
+BOBBY = "b" * 20 + "y" * 32
+
+
+class FakeNode:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.peer_list: list[dict[str, Any]] = [
+            {
+                "node_id": BOB,
+                "petname": "bob",
+                "endpoint": "tcp:127.0.0.1:4101",
+                "connected": True,
+                "rtt": 0.0042,
+                "loss": 0.0,
+            },
+            {
+                "node_id": BOBBY,
+                "petname": None,
+                "endpoint": "tcp:127.0.0.1:4102",
+                "connected": False,
+                "dialing": True,
+                "rtt": None,
+                "loss": 0.0,
+            },
+        ]
+        self.inbox_messages: list[dict[str, Any]] = []
+        self.outbox_messages: list[dict[str, Any]] = []
+        self.next_id = 0
+        self.route_answer: dict[str, Any] = {
+            "neighbours": [{"peer": BOB, "rtt": 0.004, "loss": 0.0, "cost": 10, "samples": 7}],
+            "routes": [{"destination": CAROL, "path": [BOB, CAROL], "cost": 21, "age": 3.0}],
+            "database": [
+                {
+                    "origin": BOB,
+                    "links": [
+                        {"node": ALICE, "rtt": 0.004, "loss": 0.0},
+                        {"node": CAROL, "rtt": 0.011, "loss": 0.25},
+                    ],
+                },
+                {"origin": CAROL, "links": [{"node": BOB, "rtt": 0.012, "loss": 0.0}]},
+            ],
+        }
+
+    def identity(self) -> Any:
+        return {"node_id": ALICE, "short": ALICE[:12], "mesh_address": "fd00::1"}
+
+    def status(self) -> Any:
+        return {"node_id": ALICE, "uptime": 75, "links": {"links": [{}]}, "peers": self.peer_list}
+
+    def peers(self) -> Any:
+        return self.peer_list
+
+    def connect(self, address: str) -> Any:
+        self.calls.append(("connect", address))
+        return {"endpoint": address}
+
+    def disconnect(self, peer_or_endpoint: str) -> Any:
+        self.calls.append(("disconnect", peer_or_endpoint))
+        return {}
+
+    def links(self) -> Any:
+        return []
+
+    def routes(self) -> Any:
+        return self.route_answer
+
+    def sessions(self) -> Any:
+        return []
+
+    def send_message(self, to: str, text: str, *, expires_in: float | None = None) -> Any:
+        if to == "nobody":
+            raise LocalError("no known node is called 'nobody'")
+        self.calls.append(("send", (to, text)))
+        self.next_id += 1
+        message = {
+            "id": f"m{self.next_id}",
+            "peer": BOB,
+            "body": text,
+            "state": "pending",
+            "created": 1_700_000_000.0 + self.next_id,
+        }
+        self.outbox_messages.append(message)
+        return dict(message)
+
+    def inbox(self, *, peer: str | None = None, unread: bool = False, limit: int = 100) -> Any:
+        self.calls.append(("inbox", (peer, unread, limit)))
+        return [m for m in self.inbox_messages if not unread or m.get("read_at") is None][-limit:]
+
+    def outbox(self) -> Any:
+        return [dict(m) for m in self.outbox_messages]
+
+    def mark_read(self, message_id: str) -> Any:
+        self.calls.append(("mark_read", message_id))
+        for message in self.inbox_messages:
+            if message["id"] == message_id:
+                message["read_at"] = 1_700_000_100.0
+        return {}
+
+    def events(self, kinds: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        return iter(())
+
+    def receive(self, text: str, *, sender: str = BOB) -> None:
+        self.next_id += 1
+        self.inbox_messages.append(
+            {
+                "id": f"r{self.next_id}",
+                "peer": sender,
+                "body": text,
+                "created": 1_700_000_000.0 + self.next_id,
+                "read_at": None,
+            }
+        )
