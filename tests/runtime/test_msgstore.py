@@ -22,6 +22,7 @@ from meshnet.crypto.identity import Identity
 from meshnet.ids import MessageId
 from meshnet.node.events import MessageDelivered, MessageRead, MessageReceived, PeerConnected
 from meshnet.node.node import Node
+from meshnet.runtime import msgstore
 from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.msgstore import MessageStoreError, SqliteMessageStore
 from meshnet.services.messaging import (
@@ -84,6 +85,14 @@ def exercise(store: SqliteMessageStore | MemoryMessageStore) -> list[object]:
     store.update_incoming(replace(incoming(1), read_at=90.0))
     answers += [store.unreported_reads(), store.incoming(incoming(1).id)]
     answers += [store.list_incoming(peer=None, limit=2), store.receiver_conversation(PEER)]
+    store.add_mailbox_owner(PEER)
+    store.add_mailbox_owner(PEER)
+    answers += [store.mailbox_owners(), store.mailbox_count(PEER)]
+    for i in range(4):
+        answers.append(store.deposit(PEER, MessageId(bytes([i]) * 16), b"sealed %d" % i, 5.0))
+    answers.append(store.deposit(PEER, MessageId(bytes([1]) * 16), b"again", 6.0))
+    store.release(PEER, [MessageId(bytes([0]) * 16), MessageId(bytes([2]) * 16)])
+    answers += [store.mailbox_items(PEER, 10), store.mailbox_count(PEER)]
     return answers
 
 
@@ -254,3 +263,20 @@ def test_driver_messages_over_loopback_tcp_with_sqlite_on_both_ends(tmp_path: Pa
             b_store.close()
 
     run(main())
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(msgstore._SCHEMA)
+        db.execute("PRAGMA user_version=1")
+        db.execute("INSERT INTO conversations VALUES (?, 0, ?, 7)", (PEER.raw, b"E" * 8))
+    db.close()
+    store = SqliteMessageStore.open(path)
+    try:
+        conversation = store.sender_conversation(PEER)
+        assert conversation is not None and conversation.next_seq == 7
+        assert store.deposit(PEER, MessageId(bytes(16)), b"sealed", 1.0)
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == msgstore.SCHEMA_VERSION
+    finally:
+        store.close()

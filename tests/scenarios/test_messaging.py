@@ -189,3 +189,34 @@ def test_malformed_frames_are_counted_and_the_receiver_keeps_serving() -> None:
     good = send(sim, 1, 2, b"still here")
     assert sim.run_until(lambda: good in mail.delivered[1], limit=sim.now + 10.0)
     assert [m.body for m in mail.received[2]] == [b"still here"]
+
+
+def test_a_mailbox_carries_mail_between_two_nodes_never_online_together() -> None:
+    stores = Stores()
+    sim = build_network(n=4, topology="line", seed=37, node_factory=stores)
+    mail = Mail(sim)
+    sim.run_for(3.0)
+    mailbox = node(sim, 1).node_id
+    app(sim, 3, lambda n: n.use_mailbox(mailbox, sim.now))
+    hello = send(sim, 3, 0, b"my mail goes to node 1")  # node 0 hears where to leave mail
+    assert sim.run_until(lambda: hello in mail.delivered[3], limit=20.0)
+    sim.crash(3)
+    ids = [send(sim, 0, 3, f"sealed {i}".encode()) for i in range(3)]
+    assert sim.run_until(
+        lambda: node(sim, 1).status(sim.now).messaging.mailbox_held == 3, limit=sim.now + 200.0
+    )
+    sim.crash(0)
+    sim.restart(3)
+    app(sim, 3, lambda n: n.use_mailbox(mailbox, sim.now))
+    assert sim.run_until(lambda: len(mail.received[3]) == 3, limit=sim.now + 60.0)
+    assert [m.id for m in mail.received[3]] == ids
+    assert all(m.peer == node(sim, 0).node_id for m in mail.received[3])
+    assert sim.run_until(
+        lambda: node(sim, 1).status(sim.now).messaging.mailbox_held == 0, limit=sim.now + 30.0
+    )
+    sim.restart(0)  # the sender's retries now meet the receiver: acknowledged, not redelivered
+    assert sim.run_until(
+        lambda: node(sim, 0).status(sim.now).messaging.outbox_pending == 0, limit=sim.now + 300.0
+    )
+    sim.run_for(5.0)
+    assert [m.id for m in mail.received[3]] == ids

@@ -120,7 +120,8 @@ class Node:
         )
         self.peers = PeerTable(entropy=entropy, backoff=self.config.backoff)
         self.messaging = MessagingService(
-            local=self.node_id,
+            identity=identity,
+            verifier=verifier,
             store=message_store if message_store is not None else MemoryMessageStore(),
             transport=self.sessions,
             entropy=entropy,
@@ -263,6 +264,15 @@ class Node:
             StateError: it is held (an earlier message of its sender is missing).
         """
         self.messaging.mark_read(message_id, now)
+        self._pump(now)
+
+    def use_mailbox(self, mailbox: NodeId | None, now: float) -> None:
+        """Name the node that holds our sealed mail while we are offline (None: none).
+
+        Raises:
+            LocalError: ``mailbox`` is this node.
+        """
+        self.messaging.use_mailbox(mailbox, now)
         self._pump(now)
 
     def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:

@@ -38,7 +38,7 @@ from meshnet.services.messaging import (
 
 __all__ = ["SCHEMA_VERSION", "MessageStoreError", "SqliteMessageStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SEND, _RECEIVE = 0, 1
 
 _SCHEMA = """
@@ -63,7 +63,16 @@ CREATE INDEX incoming_held ON incoming (peer, state, seq);
 CREATE INDEX incoming_delivered ON incoming (state, delivered_at, seq);
 CREATE INDEX incoming_unreported ON incoming (read_reported) WHERE read_at IS NOT NULL;
 """
-_TABLES = {"conversations", "outgoing", "incoming"}
+_MAILBOX_SCHEMA = """
+CREATE TABLE mailbox_owners (owner BLOB PRIMARY KEY);
+CREATE TABLE mailbox (
+    owner BLOB NOT NULL, id BLOB NOT NULL, sealed BLOB NOT NULL, deposited REAL NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+"""
+_MIGRATIONS = {1: _MAILBOX_SCHEMA}
+"""What turns version N into N + 1 (version 1 had no mailbox)."""
+_TABLES = {"conversations", "outgoing", "incoming", "mailbox_owners", "mailbox"}
 _OUT_COLUMNS = (
     "id, peer, epoch, seq, created, expires, body, state, delivered_at, read_at, settled_at"
 )
@@ -186,7 +195,8 @@ class SqliteMessageStore:
             connection = _connect(temporary)
             try:
                 connection.executescript(
-                    f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                    f"BEGIN; {_SCHEMA} {_MAILBOX_SCHEMA} "
+                    f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                 )
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
@@ -207,11 +217,22 @@ class SqliteMessageStore:
                 f"message database {path} has schema version {version}, newer than this "
                 f"MeshNet's {SCHEMA_VERSION}: run a newer MeshNet, or move the file aside"
             )
-        if version != SCHEMA_VERSION or not tables >= _TABLES:
+        if version < 1 or not tables >= {"conversations", "outgoing", "incoming"}:
             raise _damaged(path, f"it is not a MeshNet message database (version {version})")
         problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise _damaged(path, "integrity check failed: " + "; ".join(problems[:3]))
+        while version < SCHEMA_VERSION:  # upgrade in place, one version per transaction
+            connection.executescript(
+                f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version={version + 1}; COMMIT;"
+            )
+            version += 1
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not tables >= _TABLES:
+            raise _damaged(path, f"tables are missing: {', '.join(sorted(_TABLES - tables))}")
 
     def close(self) -> None:
         """Close the database (committed data is already on disk)."""
@@ -350,3 +371,38 @@ class SqliteMessageStore:
             (InboxState.DELIVERED.value, *args, max(0, limit)),
         ).fetchall()
         return [_incoming(row) for row in reversed(rows)]
+
+    # -- mailbox -----------------------------------------------------------------------
+
+    def mailbox_owners(self) -> list[NodeId]:
+        rows = self._db.execute("SELECT owner FROM mailbox_owners ORDER BY rowid")
+        return [NodeId(bytes(row[0])) for row in rows]
+
+    def add_mailbox_owner(self, owner: NodeId) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO mailbox_owners (owner) VALUES (?)", (owner.raw,))
+
+    def deposit(self, owner: NodeId, message_id: MessageId, sealed: bytes, at: float) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO mailbox (owner, id, sealed, deposited) VALUES (?, ?, ?, ?)",
+                (owner.raw, message_id, sealed, at),
+            )
+            return cursor.rowcount == 1
+
+    def mailbox_items(self, owner: NodeId, limit: int) -> list[tuple[MessageId, bytes]]:
+        rows = self._db.execute(
+            "SELECT id, sealed FROM mailbox WHERE owner=? ORDER BY rowid LIMIT ?",
+            (owner.raw, max(0, limit)),
+        )
+        return [(MessageId(bytes(row[0])), bytes(row[1])) for row in rows]
+
+    def mailbox_count(self, owner: NodeId) -> int:
+        row = self._db.execute("SELECT count(*) FROM mailbox WHERE owner=?", (owner.raw,))
+        return int(row.fetchone()[0])
+
+    def release(self, owner: NodeId, ids: Sequence[MessageId]) -> None:
+        with self._transaction() as db:
+            db.executemany(
+                "DELETE FROM mailbox WHERE owner=? AND id=?", [(owner.raw, i) for i in ids]
+            )

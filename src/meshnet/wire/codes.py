@@ -11,8 +11,8 @@ ranges, one per layer's code space (frame layouts: docs/protocol/link.md)::
     0x20-0x3F    routing              (announcements, routed packets)
     0x40-0x47    session, packets     (what the routing layer carries)    SessionPacket
     0x48-0x5F    session, frames      (plaintext inside a DATA packet)    SessionFrame
-    0x60-0x67    services, messaging  (frames on a messaging stream)     MessagingFrame
-    0x68-0x7F    services, others     (content, tunnels, IP)
+    0x60-0x6F    services, messaging  (frames on a messaging stream)     MessagingFrame
+    0x70-0x7F    services, others     (content, tunnels, IP)
     0x80-0x8F    node (payloads the node itself exchanges with a neighbour)
     0x90-0xFF    reserved for extensions
 
@@ -136,6 +136,18 @@ class MessagingFrame(enum.IntEnum):
     """Read receipts the original sender has stored: the reader stops repeating them."""
     FLOOR = 0x64
     """Every sequence number below this one is settled at the sender (skip the gaps)."""
+    MAILBOX = 0x65
+    """"This node holds my mail", with the sender's identity record (sealing key)."""
+    DEPOSIT = 0x66
+    """A message sealed to a third node, left with that node's mailbox."""
+    DEPOSITED = 0x67
+    """Deposits the mailbox has stored (the depositor stops repeating them)."""
+    COLLECT = 0x68
+    """The mailbox's owner asks for what is held for it."""
+    MAIL = 0x69
+    """One sealed message the mailbox held, handed to its owner."""
+    RELEASE = 0x6A
+    """Mail the owner has stored: the mailbox forgets it."""
 
 
 class NodePacket(enum.IntEnum):
@@ -168,8 +180,8 @@ CODE_SPACES: tuple[CodeSpace, ...] = (
     CodeSpace(name="routing", low=0x20, high=0x3F, codes=RoutingPacket),
     CodeSpace(name="session packets", low=0x40, high=0x47, codes=SessionPacket),
     CodeSpace(name="session frames", low=0x48, high=0x5F, codes=SessionFrame),
-    CodeSpace(name="messaging", low=0x60, high=0x67, codes=MessagingFrame),
-    CodeSpace(name="services", low=0x68, high=0x7F, codes=None),
+    CodeSpace(name="messaging", low=0x60, high=0x6F, codes=MessagingFrame),
+    CodeSpace(name="services", low=0x70, high=0x7F, codes=None),
     CodeSpace(name="node", low=0x80, high=0x8F, codes=NodePacket),
 )
 """Every layer's range, in byte order; 0x00 and 0x90-0xFF belong to nobody."""

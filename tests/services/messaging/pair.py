@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from meshnet.crypto.entropy import SeededEntropy
-from meshnet.crypto.identity import Identity, NodeId
+from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
 from meshnet.errors import StateError
 from meshnet.ids import MessageId, StreamId
 from meshnet.services.messaging import (
@@ -24,6 +24,8 @@ from meshnet.services.messaging import (
     MessagingEvent,
     MessagingService,
 )
+
+VERIFIER = SignatureVerifier()
 
 
 @dataclass
@@ -98,7 +100,8 @@ class StreamNet:
     ) -> MessagingService:
         identity = identity or Identity.generate(SeededEntropy(seed, "identity"), created=0)
         service = MessagingService(
-            local=identity.node_id,
+            identity=identity,
+            verifier=VERIFIER,
             store=store if store is not None else MemoryMessageStore(),
             transport=Port(self, identity.node_id),
             entropy=SeededEntropy(seed, f"run/{len(self.members)}"),

@@ -6,14 +6,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshnet.crypto.entropy import SeededEntropy
+from meshnet.crypto.identity import Identity
 from meshnet.errors import DecodeError
 from meshnet.ids import MessageId
 from meshnet.services.messaging.messages import (
     MAX_BODY,
     MAX_IDS,
     MAX_RECORD,
+    Collect,
+    Deposit,
     Floor,
     Frame,
+    Mail,
+    MailboxNotice,
     MessageFrame,
     Receipt,
     decode_frame,
@@ -35,8 +41,25 @@ messages = st.builds(
 )
 receipts = st.builds(
     Receipt,
-    kind=st.sampled_from([MessagingFrame.ACK, MessagingFrame.READ, MessagingFrame.READ_ACK]),
+    kind=st.sampled_from(
+        [
+            MessagingFrame.ACK,
+            MessagingFrame.READ,
+            MessagingFrame.READ_ACK,
+            MessagingFrame.DEPOSITED,
+            MessagingFrame.RELEASE,
+        ]
+    ),
     ids=st.lists(ids, min_size=1, max_size=MAX_IDS).map(tuple),
+)
+IDS = [Identity.generate(SeededEntropy(i, "frames"), created=0) for i in range(3)]
+nodes = st.sampled_from([i.node_id for i in IDS])
+sealed = st.binary(max_size=300)
+mailbox_frames = st.one_of(
+    st.builds(MailboxNotice, mailbox=nodes, record=st.sampled_from([i.record for i in IDS])),
+    st.builds(Deposit, recipient=nodes, id=ids, sealed=sealed),
+    st.builds(Collect),
+    st.builds(Mail, id=ids, sealed=sealed),
 )
 floors = st.builds(Floor, epoch=epochs, floor=st.integers(min_value=0, max_value=(1 << 63) - 1))
 
@@ -46,7 +69,7 @@ def unframe(record: bytes) -> bytes:
     return record[4:]
 
 
-@given(st.one_of(messages, receipts, floors))
+@given(st.one_of(messages, receipts, floors, mailbox_frames))
 def test_every_frame_round_trips(frame: Frame) -> None:
     assert decode_frame(unframe(encode_record(frame))) == frame
 
@@ -60,7 +83,7 @@ def test_the_decoder_parses_or_refuses_any_bytes(data: bytes) -> None:
     assert unframe(encode_record(frame)) == data  # one encoding per value
 
 
-@given(st.one_of(messages, receipts, floors), st.data())
+@given(st.one_of(messages, receipts, floors, mailbox_frames), st.data())
 def test_truncated_or_extended_frames_are_refused(frame: Frame, data: st.DataObject) -> None:
     record = unframe(encode_record(frame))
     cut = data.draw(st.integers(min_value=0, max_value=len(record) - 1))

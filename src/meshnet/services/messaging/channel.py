@@ -47,11 +47,11 @@ class Channel:
         self.receipts.setdefault(kind, {})[message_id] = None
 
     def next_control(self) -> Frame | None:
-        """The next control frame: FLOORs first, then receipts (at most MAX_IDS ids each)."""
+        """The next control frame: FLOORs, notices, mail first, then receipts (at most
+        MAX_IDS ids each)."""
         if self.control:
             return self.control.popleft()
-        for kind in (MessagingFrame.ACK, MessagingFrame.READ_ACK, MessagingFrame.READ):
-            waiting = self.receipts.get(kind)
+        for kind, waiting in self.receipts.items():
             if waiting:
                 ids = tuple(list(waiting)[:MAX_IDS])
                 for message_id in ids:

@@ -35,6 +35,15 @@ class MessagingConfig:
     """... and in a burst. Beyond it a message is refused (not acknowledged) and counted."""
     max_held: int = 256
     """Out-of-order messages held per sender; beyond it they are refused."""
+    mailbox_after: int = 2
+    """Deposit pending messages with the recipient's mailbox after this many failed
+    attempts to reach the recipient."""
+    collect_interval: float = 60.0
+    """How often a node with a mailbox asks it for mail."""
+    mailbox_owners: int = 64
+    """Nodes we hold mail for, at most."""
+    mailbox_items: int = 1024
+    """Sealed messages we hold per owner, at most."""
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -67,5 +67,11 @@ class MessagingStatus:
     """Peers we hold undelivered messages for."""
     streams_open: int
     """Messaging streams open now (ours and the peers')."""
+    mailbox: str | None
+    """The node that holds our mail while we are away, if we named one."""
+    mailbox_owners: int
+    """Nodes we hold sealed mail for."""
+    mailbox_held: int
+    """Sealed messages we hold for them."""
     drops: tuple[tuple[str, int], ...]
     """Frames and messages refused, by reason."""

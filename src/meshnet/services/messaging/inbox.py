@@ -90,7 +90,8 @@ class Inbox:
             self._peers[peer] = state
         return state
 
-    def _allowed(self, peer: NodeId, now: float) -> bool:
+    def allowed(self, peer: NodeId, now: float) -> bool:
+        """Take one token from ``peer``'s bucket; False when it is over its quota."""
         config = self._config
         bucket = self._buckets.get(peer)
         if bucket is None:
@@ -119,7 +120,7 @@ class Inbox:
         if len(frame.body) > self._config.max_body:
             self._drop("oversize")
             return False
-        if not self._allowed(peer, now):
+        if not self.allowed(peer, now):
             self._drop("quota")
             return False
         state = self._state(peer)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshnet.crypto.identity import IDENTITY_RECORD_SIZE, IdentityRecord, NodeId
 from meshnet.errors import DecodeError
 from meshnet.ids import MessageId
 from meshnet.wire.buffer import Reader, Writer
@@ -23,13 +24,21 @@ __all__ = [
     "EPOCH_SIZE",
     "MAX_BODY",
     "MAX_IDS",
+    "MAX_MESSAGE",
     "MAX_RECORD",
+    "MAX_SEALED",
     "MESSAGE_ID_SIZE",
+    "SEAL_OVERHEAD",
+    "Collect",
+    "Deposit",
     "Floor",
     "Frame",
+    "Mail",
+    "MailboxNotice",
     "MessageFrame",
     "Receipt",
     "decode_frame",
+    "encode_message",
     "encode_record",
 ]
 
@@ -41,10 +50,22 @@ MAX_IDS = 256
 """The most message ids one receipt frame may carry."""
 _MAX_SEQ = (1 << 63) - 1
 _MAX_MILLIS = (1 << 64) - 1
-MAX_RECORD = 1 + MESSAGE_ID_SIZE + EPOCH_SIZE + 9 + 8 + 8 + 3 + MAX_BODY
-"""The largest record a messaging stream may carry (a MESSAGE with a full body)."""
+MAX_MESSAGE = 1 + MESSAGE_ID_SIZE + EPOCH_SIZE + 9 + 8 + 8 + 3 + MAX_BODY
+"""The largest MESSAGE record (a full body)."""
+SEAL_OVERHEAD = 32 + 32 + 64 + 16
+"""Sealing adds an ephemeral key, the sender's NodeId, its signature and an AEAD tag."""
+MAX_SEALED = SEAL_OVERHEAD + MAX_MESSAGE
+"""The largest sealed message (``sealed.py``)."""
+MAX_RECORD = 1 + 32 + MESSAGE_ID_SIZE + 3 + MAX_SEALED
+"""The largest record a messaging stream may carry (a DEPOSIT of a full message)."""
 
-_RECEIPTS = (MessagingFrame.ACK, MessagingFrame.READ, MessagingFrame.READ_ACK)
+_RECEIPTS = (
+    MessagingFrame.ACK,
+    MessagingFrame.READ,
+    MessagingFrame.READ_ACK,
+    MessagingFrame.DEPOSITED,
+    MessagingFrame.RELEASE,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,11 +101,66 @@ class Floor:
     floor: int
 
 
-Frame = MessageFrame | Receipt | Floor
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MailboxNotice:
+    """MAILBOX: ``mailbox (32) | identity record (137)``.
+
+    Sent to the mailbox itself it asks it to hold our mail; sent to anyone else it says
+    where to leave mail for us, and with which key to seal it (the signed record).
+    """
+
+    mailbox: NodeId
+    record: IdentityRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit:
+    """DEPOSIT: ``recipient (32) | id (16) | sealed (varint length, bytes)``."""
+
+    recipient: NodeId
+    id: MessageId
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Collect:
+    """COLLECT: no fields."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mail:
+    """MAIL: ``id (16) | sealed (varint length, bytes)``."""
+
+    id: MessageId
+    sealed: bytes
+
+
+Frame = MessageFrame | Receipt | Floor | MailboxNotice | Deposit | Collect | Mail
 
 
 def _millis(seconds: float) -> int:
     return min(max(0, round(seconds * 1000)), _MAX_MILLIS)
+
+
+def encode_message(frame: MessageFrame) -> bytes:
+    """The MESSAGE record of ``frame`` without a length prefix (what sealing covers).
+
+    Raises:
+        ValueError: the id, epoch or body has the wrong size.
+    """
+    if len(frame.id) != MESSAGE_ID_SIZE or len(frame.epoch) != EPOCH_SIZE:
+        raise ValueError("a message id is 16 bytes and an epoch 8")
+    if len(frame.body) > MAX_BODY:
+        raise ValueError(f"a message body is at most {MAX_BODY} bytes")
+    out = Writer()
+    out.u8(MessagingFrame.MESSAGE).raw(frame.id).raw(frame.epoch).varint(frame.seq)
+    out.u64(_millis(frame.created)).u64(_millis(frame.expires)).blob(frame.body)
+    return bytes(out)
+
+
+def _check_id(message_id: bytes) -> None:
+    if len(message_id) != MESSAGE_ID_SIZE:
+        raise ValueError("a message id is 16 bytes")
 
 
 def encode_record(frame: Frame) -> bytes:
@@ -95,19 +171,27 @@ def encode_record(frame: Frame) -> bytes:
     """
     out = Writer()
     if isinstance(frame, MessageFrame):
-        if len(frame.id) != MESSAGE_ID_SIZE or len(frame.epoch) != EPOCH_SIZE:
-            raise ValueError("a message id is 16 bytes and an epoch 8")
-        if len(frame.body) > MAX_BODY:
-            raise ValueError(f"a message body is at most {MAX_BODY} bytes")
-        out.u8(MessagingFrame.MESSAGE).raw(frame.id).raw(frame.epoch).varint(frame.seq)
-        out.u64(_millis(frame.created)).u64(_millis(frame.expires)).blob(frame.body)
+        out.raw(encode_message(frame))
+    elif isinstance(frame, MailboxNotice):
+        out.u8(MessagingFrame.MAILBOX).raw(frame.mailbox.raw).raw(frame.record.encode())
+    elif isinstance(frame, Deposit):
+        _check_id(frame.id)
+        if len(frame.sealed) > MAX_SEALED:
+            raise ValueError(f"a sealed message is at most {MAX_SEALED} bytes")
+        out.u8(MessagingFrame.DEPOSIT).raw(frame.recipient.raw).raw(frame.id).blob(frame.sealed)
+    elif isinstance(frame, Collect):
+        out.u8(MessagingFrame.COLLECT)
+    elif isinstance(frame, Mail):
+        _check_id(frame.id)
+        if len(frame.sealed) > MAX_SEALED:
+            raise ValueError(f"a sealed message is at most {MAX_SEALED} bytes")
+        out.u8(MessagingFrame.MAIL).raw(frame.id).blob(frame.sealed)
     elif isinstance(frame, Receipt):
         if frame.kind not in _RECEIPTS or not 1 <= len(frame.ids) <= MAX_IDS:
             raise ValueError(f"a receipt carries 1 to {MAX_IDS} ids")
         out.u8(frame.kind).varint(len(frame.ids))
         for message_id in frame.ids:
-            if len(message_id) != MESSAGE_ID_SIZE:
-                raise ValueError("a message id is 16 bytes")
+            _check_id(message_id)
             out.raw(message_id)
     else:
         if len(frame.epoch) != EPOCH_SIZE:
@@ -148,6 +232,20 @@ def decode_frame(record: bytes) -> Frame:
         frame = Receipt(kind=MessagingFrame(kind), ids=ids)
     elif kind == MessagingFrame.FLOOR:
         frame = Floor(epoch=reader.raw(EPOCH_SIZE), floor=reader.varint(_MAX_SEQ))
+    elif kind == MessagingFrame.MAILBOX:
+        mailbox = NodeId.from_raw(reader.raw(32))
+        frame = MailboxNotice(
+            mailbox=mailbox, record=IdentityRecord.decode(reader.raw(IDENTITY_RECORD_SIZE))
+        )
+    elif kind == MessagingFrame.DEPOSIT:
+        recipient = NodeId.from_raw(reader.raw(32))
+        message_id = MessageId(reader.raw(MESSAGE_ID_SIZE))
+        frame = Deposit(recipient=recipient, id=message_id, sealed=reader.blob(MAX_SEALED))
+    elif kind == MessagingFrame.COLLECT:
+        frame = Collect()
+    elif kind == MessagingFrame.MAIL:
+        message_id = MessageId(reader.raw(MESSAGE_ID_SIZE))
+        frame = Mail(id=message_id, sealed=reader.blob(MAX_SEALED))
     else:
         raise DecodeError(f"unknown messaging frame type 0x{kind:02x}")
     reader.finish()

@@ -15,6 +15,9 @@ Theory of operation (docs/protocol/messaging.md):
    again: at-least-once on the wire; the receiver's ``Inbox`` makes it exactly once.
 4. Frames from a peer arrive on streams *it* opened; the sender of every frame is the
    session's authenticated peer, so no frame can speak for another node.
+5. Mailboxes (``mailbox.py``): after ``mailbox_after`` failed attempts to reach a peer
+   that named a mailbox, its pending messages are also sealed to it (``sealed.py``)
+   and deposited there; a node that named a mailbox collects from it.
 
 The service calls its ``StreamTransport`` (the node's ``SessionManager``) and its
 ``MessageStore`` synchronously; it reads no clock: ``now`` comes in, and unix time is
@@ -25,13 +28,12 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict, deque
-from dataclasses import replace
 from typing import Protocol
 
 from meshnet.crypto.entropy import Entropy
-from meshnet.crypto.identity import NodeId
+from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
 from meshnet.deadlines import DeadlineHeap
-from meshnet.errors import DecodeError, LocalError, StateError
+from meshnet.errors import AuthenticationError, DecodeError, LocalError, StateError
 from meshnet.ids import MessageId, StreamId
 from meshnet.services.messaging.channel import Channel
 from meshnet.services.messaging.config import MESSAGING_SERVICE, MessagingConfig
@@ -43,23 +45,27 @@ from meshnet.services.messaging.events import (
     MessagingStatus,
 )
 from meshnet.services.messaging.inbox import Inbox
+from meshnet.services.messaging.mailbox import MailboxHost
 from meshnet.services.messaging.messages import (
-    EPOCH_SIZE,
     MAX_RECORD,
-    MESSAGE_ID_SIZE,
+    Collect,
+    Deposit,
     Floor,
     Frame,
+    Mail,
+    MailboxNotice,
     MessageFrame,
     Receipt,
     decode_frame,
     encode_record,
 )
+from meshnet.services.messaging.outbox import Outbox
 from meshnet.services.messaging.records import (
-    Conversation,
     IncomingMessage,
     OutboxState,
     OutgoingMessage,
 )
+from meshnet.services.messaging.sealed import open_sealed, seal
 from meshnet.services.messaging.store import MessageStore
 from meshnet.wire.codes import MessagingFrame
 from meshnet.wire.framing import StreamDeframer
@@ -67,6 +73,9 @@ from meshnet.wire.framing import StreamDeframer
 __all__ = ["MessagingService", "StreamTransport"]
 
 _MAX_RETIRED = 1024  # streams we stopped using whose late events we still swallow
+_MAX_MAILBOXES_KNOWN = 4096  # peers whose mailbox we remember
+_DEPOSIT_BATCH = 64  # messages sealed and deposited per failed attempt
+_COLLECT_AGAIN = 1.0  # after mail came: collect again this soon (there may be more)
 
 
 class StreamTransport(Protocol):
@@ -85,7 +94,8 @@ class MessagingService:
     """The messaging core of one node.
 
     Args:
-        local: our NodeId (a message to ourselves is refused).
+        identity: our keys (mail we deposit is signed, mail for us is opened, with them).
+        verifier: checks the identity records peers send with their mailbox.
         store: the durable store; every write is committed before the call returns.
         transport: opens and writes end-to-end streams.
         entropy: message ids, epochs and backoff jitter.
@@ -96,14 +106,17 @@ class MessagingService:
     def __init__(
         self,
         *,
-        local: NodeId,
+        identity: Identity,
+        verifier: SignatureVerifier,
         store: MessageStore,
         transport: StreamTransport,
         entropy: Entropy,
         config: MessagingConfig | None = None,
         wall_offset: float = 0.0,
     ) -> None:
-        self.local = local
+        self.identity = identity
+        self.local = identity.node_id
+        self._verifier = verifier
         self.config = config or MessagingConfig()
         self.store = store
         self.wall_offset = wall_offset
@@ -112,18 +125,20 @@ class MessagingService:
         self._events: deque[MessagingEvent] = deque()
         self._drops: dict[str, int] = {}
         self.inbox = Inbox(store=store, config=self.config, events=self._events, drop=self._drop)
-        self._pending: dict[MessageId, OutgoingMessage] = {}
-        self._by_peer: dict[NodeId, dict[MessageId, None]] = {}  # in sequence order
-        self._senders: dict[NodeId, Conversation] = {}
+        self.outbox_state = Outbox(
+            store=store, config=self.config, entropy=entropy, wall_offset=wall_offset
+        )
         self._channels: dict[NodeId, Channel] = {}
         self._ours: dict[StreamId, NodeId] = {}
         self._retired: OrderedDict[StreamId, None] = OrderedDict()
         self._theirs: dict[StreamId, tuple[NodeId, StreamDeframer]] = {}
         self._timers: DeadlineHeap[NodeId] = DeadlineHeap()
-        self._expiry: DeadlineHeap[MessageId] = DeadlineHeap()
-        for message in store.pending_outgoing():
-            self._track(message)
-            self._timers.set(message.peer, 0.0)
+        self.mailboxes = MailboxHost(store=store, config=self.config, drop=self._drop)
+        self._mailbox: NodeId | None = None
+        self._collect_at: float | None = None
+        self._mailbox_of: OrderedDict[NodeId, tuple[NodeId, IdentityRecord]] = OrderedDict()
+        for peer in self.outbox_state.peers():
+            self._timers.set(peer, 0.0)
         for peer in self.inbox.unreported:
             self._timers.set(peer, 0.0)
 
@@ -135,32 +150,11 @@ class MessagingService:
     def _wall(self, now: float) -> float:
         return now + self.wall_offset
 
-    def _track(self, message: OutgoingMessage) -> None:
-        self._pending[message.id] = message
-        self._by_peer.setdefault(message.peer, {})[message.id] = None
-        self._expiry.set(message.id, message.expires - self.wall_offset)
-
     def _channel(self, peer: NodeId) -> Channel:
         channel = self._channels.get(peer)
         if channel is None:
             channel = self._channels[peer] = Channel(peer)
         return channel
-
-    def _sender(self, peer: NodeId) -> Conversation:
-        conversation = self._senders.get(peer) or self.store.sender_conversation(peer)
-        if conversation is None:
-            epoch = self._entropy.random_bytes(EPOCH_SIZE)
-            conversation = Conversation(peer=peer, epoch=epoch, next_seq=0)
-        self._senders[peer] = conversation
-        return conversation
-
-    def _floor(self, peer: NodeId) -> Floor:
-        conversation = self._sender(peer)
-        pending = self._by_peer.get(peer)
-        floor = conversation.next_seq
-        if pending:
-            floor = self._pending[next(iter(pending))].seq
-        return Floor(epoch=conversation.epoch, floor=floor)
 
     # -- commands ------------------------------------------------------------------------
 
@@ -175,26 +169,7 @@ class MessagingService:
         """
         if peer == self.local:
             raise LocalError("a node does not send messages to itself")
-        if len(body) > self.config.max_body:
-            raise LocalError(f"a message body is at most {self.config.max_body} bytes")
-        lifetime = self.config.expires_in if expires_in is None else expires_in
-        if not lifetime > 0:
-            raise LocalError("expires_in must be a positive number of seconds")
-        conversation = self._sender(peer)
-        wall = self._wall(now)
-        message = OutgoingMessage(
-            id=MessageId(self._entropy.random_bytes(MESSAGE_ID_SIZE)),
-            peer=peer,
-            epoch=conversation.epoch,
-            seq=conversation.next_seq,
-            created=wall,
-            expires=wall + lifetime,
-            body=bytes(body),
-        )
-        conversation = replace(conversation, next_seq=conversation.next_seq + 1)
-        self.store.add_outgoing(message, conversation)
-        self._senders[peer] = conversation
-        self._track(message)
+        message = self.outbox_state.create(peer, body, self._wall(now), expires_in)
         channel = self._channel(peer)
         if channel.stream is not None:
             channel.unsent.append(message.id)
@@ -208,11 +183,7 @@ class MessagingService:
             LocalError: no message we sent has this id.
             StateError: the message is no longer pending.
         """
-        if message_id not in self._pending:
-            stored = self.store.outgoing(message_id)
-            if stored is None:
-                raise LocalError(f"no sent message has id {message_id.hex()}")
-            raise StateError(f"message {message_id.hex()} is {stored.state.value} already")
+        self.outbox_state.check_cancel(message_id)
         message = self._settle(message_id, OutboxState.CANCELLED, now)
         self._floor_changed(message.peer, now)
 
@@ -230,6 +201,32 @@ class MessagingService:
                 channel.queue_receipt(MessagingFrame.READ, message_id)
             self._service(channel, now)
 
+    def use_mailbox(self, mailbox: NodeId | None, now: float) -> None:
+        """Name the node that holds our mail while we are away (None: no mailbox).
+
+        The mailbox is asked to hold our mail, every peer we talk to from now on hears
+        where to leave it, and we collect from the mailbox every ``collect_interval``.
+
+        Raises:
+            LocalError: ``mailbox`` is this node.
+        """
+        if mailbox == self.local:
+            raise LocalError("a node is not its own mailbox")
+        self._mailbox = mailbox
+        self._collect_at = None
+        if mailbox is not None:
+            channel = self._channel(mailbox)
+            if channel.stream is not None:  # a new stream starts with the notice anyway
+                channel.control.append(MailboxNotice(mailbox=mailbox, record=self.identity.record))
+            self._collect(mailbox, now)
+
+    def _collect(self, mailbox: NodeId, now: float) -> None:
+        self._collect_at = now + self.config.collect_interval
+        channel = self._channel(mailbox)
+        if Collect() not in channel.control:
+            channel.control.append(Collect())
+        self._service(channel, now)
+
     def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
         """The newest ``limit`` messages we sent (every state), oldest first."""
         return self.store.list_outgoing(peer=peer, limit=limit)
@@ -243,18 +240,7 @@ class MessagingService:
     # -- settling outgoing messages ------------------------------------------------------
 
     def _settle(self, message_id: MessageId, state: OutboxState, now: float) -> OutgoingMessage:
-        message = self._pending.pop(message_id)
-        wall = self._wall(now)
-        if state is OutboxState.DELIVERED:
-            message = replace(message, state=state, delivered_at=wall)
-        else:
-            message = replace(message, state=state, settled_at=wall)
-        self.store.update_outgoing(message)
-        waiting = self._by_peer[message.peer]
-        del waiting[message_id]
-        if not waiting:
-            del self._by_peer[message.peer]
-        self._expiry.set(message_id, None)
+        message = self.outbox_state.settle(message_id, state, self._wall(now))
         channel = self._channels.get(message.peer)
         if channel is not None:
             channel.written.pop(message_id, None)
@@ -264,14 +250,14 @@ class MessagingService:
     def _floor_changed(self, peer: NodeId, now: float) -> None:
         channel = self._channels.get(peer)
         if channel is not None and channel.stream is not None:
-            channel.control.append(self._floor(peer))
+            channel.control.append(self.outbox_state.floor(peer))
             self._service(channel, now)
 
     def _on_receipt(self, peer: NodeId, receipt: Receipt, now: float) -> None:
         channel = self._channel(peer)
         if receipt.kind is MessagingFrame.ACK:
             for message_id in receipt.ids:
-                message = self._pending.get(message_id)
+                message = self.outbox_state.pending.get(message_id)
                 if message is None:
                     continue  # acknowledged twice, cancelled or expired meanwhile
                 if message.peer != peer:
@@ -285,37 +271,45 @@ class MessagingService:
                 self._on_read(peer, message_id, now)
                 channel.queue_receipt(MessagingFrame.READ_ACK, message_id)
             self._service(channel, now)
-        else:
+        elif receipt.kind is MessagingFrame.READ_ACK:
             self.inbox.read_acknowledged(peer, receipt.ids)
+        elif receipt.kind is MessagingFrame.DEPOSITED:
+            for message_id in receipt.ids:
+                message = self.outbox_state.pending.get(message_id)
+                known = self._mailbox_of.get(message.peer) if message is not None else None
+                if known is not None and known[0] == peer:
+                    self.outbox_state.deposited.add(message_id)
+        else:
+            self.mailboxes.release(peer, receipt.ids)
 
     def _on_read(self, peer: NodeId, message_id: MessageId, now: float) -> None:
-        if message_id in self._pending:
-            if self._pending[message_id].peer != peer:
+        message = self.outbox_state.pending.get(message_id)
+        if message is not None:
+            if message.peer != peer:
                 self._drop("foreign_read")
                 return
             self._settle(message_id, OutboxState.DELIVERED, now)  # read implies delivered
             self._events.append(MessageDelivered(id=message_id, peer=peer))
-        message = self.store.outgoing(message_id)
-        if message is None or message.peer != peer:
-            self._drop("foreign_read")
-            return
-        if message.state is OutboxState.DELIVERED:
-            self.store.update_outgoing(
-                replace(message, state=OutboxState.READ, read_at=self._wall(now))
-            )
+        if self.outbox_state.mark_read(peer, message_id, self._wall(now)):
             self._events.append(MessageRead(id=message_id, peer=peer))
+        elif message is None:
+            stored = self.store.outgoing(message_id)
+            if stored is None or stored.peer != peer:
+                self._drop("foreign_read")
 
     # -- our stream to each peer ---------------------------------------------------------
 
     def _wants_stream(self, channel: Channel, now: float) -> bool:
-        if channel.has_receipts(MessagingFrame.ACK) or channel.has_receipts(
-            MessagingFrame.READ_ACK
+        if any(
+            channel.has_receipts(kind) for kind in channel.receipts if kind != MessagingFrame.READ
         ):
-            return True  # the peer is talking to us now: answer without waiting
+            return True  # answers go now: the peer is talking to us
         if now < channel.retry_at:
             return False
+        if channel.control:
+            return True
         peer = channel.peer
-        return bool(self._by_peer.get(peer)) or bool(self.inbox.unreported.get(peer))
+        return self.outbox_state.has_pending(peer) or bool(self.inbox.unreported.get(peer))
 
     def _open(self, channel: Channel, now: float) -> None:
         peer = channel.peer
@@ -323,33 +317,31 @@ class MessagingService:
             stream = self._transport.open_stream(peer, now, service=MESSAGING_SERVICE)
         except (StateError, LocalError):
             self._drop("stream_refused")
-            channel.lost(now, self.config, self._entropy)
+            self._lose(channel, now)
             return
         channel.stream = stream
         channel.last_write = now
         self._ours[stream] = peer
-        channel.control.appendleft(self._floor(peer))
+        if self._mailbox is not None:
+            notice = MailboxNotice(mailbox=self._mailbox, record=self.identity.record)
+            channel.control.appendleft(notice)
+            if peer == self._mailbox and Collect() not in channel.control:
+                channel.control.append(Collect())
+        channel.control.appendleft(self.outbox_state.floor(peer))
         for message_id in self.inbox.unreported.get(peer, ()):
             channel.queue_receipt(MessagingFrame.READ, message_id)
-        channel.unsent.extend(self._by_peer.get(peer, ()))
+        channel.unsent.extend(self.outbox_state.pending_to(peer))
 
     def _next_frame(self, channel: Channel, now: float) -> Frame | None:
         frame = channel.next_control()
         if frame is not None:
             return frame
         while channel.unsent:
-            message = self._pending.get(channel.unsent.popleft())
-            if message is None or message.id in channel.written:
+            message_id = channel.unsent.popleft()
+            if message_id not in self.outbox_state.pending or message_id in channel.written:
                 continue
-            channel.written[message.id] = now
-            return MessageFrame(
-                id=message.id,
-                epoch=message.epoch,
-                seq=message.seq,
-                created=message.created,
-                expires=message.expires,
-                body=message.body,
-            )
+            channel.written[message_id] = now
+            return self.outbox_state.frame(message_id)
         return None
 
     def _service(self, channel: Channel, now: float) -> None:
@@ -386,6 +378,31 @@ class MessagingService:
             self._retire(channel.stream)
         channel.lost(now, self.config, self._entropy)
         self._arm(channel)
+        if channel.failures >= self.config.mailbox_after:
+            self._deposit(channel.peer, now)
+
+    def _deposit(self, peer: NodeId, now: float) -> None:
+        """Seal what is pending for ``peer`` and leave it with ``peer``'s mailbox."""
+        known = self._mailbox_of.get(peer)
+        if known is None or known[0] in (self.local, peer):
+            return
+        mailbox, record = known
+        channel = self._channel(mailbox)
+        if channel.stream is None and now < channel.retry_at:
+            return  # the mailbox is unreachable too: try at the next failure
+        outbox = self.outbox_state
+        batch = [m for m in outbox.pending_to(peer) if m not in outbox.deposited]
+        for message_id in batch[:_DEPOSIT_BATCH]:
+            frame = outbox.frame(message_id)
+            try:
+                sealed = seal(frame, sender=self.identity, recipient=record, entropy=self._entropy)
+            except ValueError:
+                self._drop("bad_record")  # a low-order static key: nothing can be sealed
+                del self._mailbox_of[peer]
+                return
+            channel.control.append(Deposit(recipient=peer, id=message_id, sealed=sealed))
+        if batch:
+            self._service(channel, now)
 
     def _arm(self, channel: Channel) -> None:
         peer = channel.peer
@@ -393,7 +410,7 @@ class MessagingService:
             deadline = channel.ack_deadline(self.config)
             if deadline is None and not channel.buffer and not channel.unsent:
                 deadline = channel.last_write + self.config.stream_idle
-        elif self._by_peer.get(peer) or self.inbox.unreported.get(peer):
+        elif self.outbox_state.has_pending(peer) or self.inbox.unreported.get(peer):
             deadline = channel.retry_at
         else:
             deadline = None
@@ -443,8 +460,69 @@ class MessagingService:
                 self._service(channel, now)
         elif isinstance(frame, Receipt):
             self._on_receipt(peer, frame, now)
-        else:
+        elif isinstance(frame, Floor):
             self.inbox.floor(peer, frame, self._wall(now))
+        else:
+            self._on_mailbox_frame(peer, frame, now)
+
+    def _on_mailbox_frame(
+        self, peer: NodeId, frame: MailboxNotice | Deposit | Collect | Mail, now: float
+    ) -> None:
+        if isinstance(frame, Mail):
+            self._on_mail(peer, frame, now)
+            return
+        if not self.inbox.allowed(peer, now):
+            self._drop("quota")
+            return
+        channel = self._channel(peer)
+        if isinstance(frame, MailboxNotice):
+            self._on_notice(peer, frame)
+        elif isinstance(frame, Deposit):
+            if self.mailboxes.deposit(frame, self._wall(now)):
+                channel.queue_receipt(MessagingFrame.DEPOSITED, frame.id)
+        else:
+            channel.control.extend(self.mailboxes.collect(peer))
+        self._service(channel, now)
+
+    def _on_notice(self, peer: NodeId, frame: MailboxNotice) -> None:
+        if frame.mailbox == self.local:
+            self.mailboxes.register(peer)
+            return
+        try:
+            if frame.record.node_id != peer:
+                raise AuthenticationError("the record is not the sender's")
+            frame.record.verify(self._verifier)
+        except AuthenticationError:
+            self._drop("bad_record")
+            return
+        self._mailbox_of.pop(peer, None)
+        self._mailbox_of[peer] = (frame.mailbox, frame.record)
+        while len(self._mailbox_of) > _MAX_MAILBOXES_KNOWN:
+            self._mailbox_of.popitem(last=False)
+
+    def _on_mail(self, mailbox: NodeId, frame: Mail, now: float) -> None:
+        """Mail our mailbox held: open it, file it under its signed sender, release it."""
+        if mailbox != self._mailbox:
+            self._drop("unexpected_mail")
+            return
+        release = True
+        try:
+            sender, message = open_sealed(frame.sealed, recipient=self.identity)
+        except (AuthenticationError, DecodeError):
+            self._drop("bad_seal")
+        else:
+            if sender == self.local or message.id != frame.id:
+                self._drop("bad_seal")
+            elif self.inbox.receive(sender, message, now, self._wall(now)):
+                to_sender = self._channel(sender)  # best effort: it retries until we meet
+                to_sender.queue_receipt(MessagingFrame.ACK, message.id)
+                self._service(to_sender, now)
+            else:
+                release = False  # refused (quota): the mailbox keeps it for later
+        if release:
+            self._channel(mailbox).queue_receipt(MessagingFrame.RELEASE, frame.id)
+            self._service(self._channel(mailbox), now)
+        self._collect_at = now + _COLLECT_AGAIN
 
     def stream_writable(self, stream: StreamId, now: float) -> None:
         peer = self._ours.get(stream)
@@ -484,15 +562,21 @@ class MessagingService:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        deadlines = [t for t in (self._timers.earliest(), self._expiry.earliest()) if t is not None]
+        deadlines = [
+            t
+            for t in (self._timers.earliest(), self.outbox_state.expiry_timer(), self._collect_at)
+            if t is not None
+        ]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
-        for message_id in self._expiry.pop_due(now):
-            if message_id in self._pending:
-                message = self._settle(message_id, OutboxState.EXPIRED, now)
-                self._events.append(MessageExpired(id=message_id, peer=message.peer))
-                self._floor_changed(message.peer, now)
+        mailbox = self._mailbox
+        if mailbox is not None and self._collect_at is not None and self._collect_at <= now:
+            self._collect(mailbox, now)
+        for message_id in self.outbox_state.expired(now):
+            message = self._settle(message_id, OutboxState.EXPIRED, now)
+            self._events.append(MessageExpired(id=message_id, peer=message.peer))
+            self._floor_changed(message.peer, now)
         for peer in self._timers.pop_due(now):
             channel = self._channel(peer)
             stream = channel.stream
@@ -518,9 +602,12 @@ class MessagingService:
 
     def status(self) -> MessagingStatus:
         return MessagingStatus(
-            outbox_pending=len(self._pending),
+            outbox_pending=len(self.outbox_state.pending),
             inbox_held=self.inbox.held,
-            peers_sending=len(self._by_peer),
+            peers_sending=len(self.outbox_state.peers()),
             streams_open=len(self._ours) + len(self._theirs),
+            mailbox=str(self._mailbox) if self._mailbox is not None else None,
+            mailbox_owners=len(self.mailboxes.owners),
+            mailbox_held=self.mailboxes.held(),
             drops=tuple(sorted(self._drops.items())),
         )

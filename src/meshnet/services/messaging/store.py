@@ -71,6 +71,26 @@ class MessageStore(Protocol):
         """The newest ``limit`` delivered messages (from ``peer`` only, if given), in the
         order they were delivered."""
 
+    # -- the mailbox we keep for others (sealed: we cannot read it) ----------------------
+
+    def mailbox_owners(self) -> list[NodeId]:
+        """The nodes we hold mail for."""
+
+    def add_mailbox_owner(self, owner: NodeId) -> None:
+        """Commit that we hold mail for ``owner``."""
+
+    def deposit(self, owner: NodeId, message_id: MessageId, sealed: bytes, at: float) -> bool:
+        """Commit sealed mail for ``owner``; False when that id is held already."""
+
+    def mailbox_items(self, owner: NodeId, limit: int) -> list[tuple[MessageId, bytes]]:
+        """Up to ``limit`` of ``owner``'s held mail, oldest first."""
+
+    def mailbox_count(self, owner: NodeId) -> int:
+        """How much mail we hold for ``owner``."""
+
+    def release(self, owner: NodeId, ids: Sequence[MessageId]) -> None:
+        """Commit that ``owner`` has the mail ``ids``: forget it."""
+
 
 def outbox_order(message: OutgoingMessage) -> tuple[float, int, bytes]:
     """The order of ``list_outgoing``: creation time, then sequence number."""
@@ -90,6 +110,7 @@ class MemoryMessageStore:
         self._receivers: dict[NodeId, Conversation] = {}
         self._outgoing: dict[MessageId, OutgoingMessage] = {}
         self._incoming: dict[MessageId, IncomingMessage] = {}
+        self._owners: dict[NodeId, dict[MessageId, bytes]] = {}
         self.commits = 0
         """How many commits were made (tests count them)."""
 
@@ -150,3 +171,31 @@ class MemoryMessageStore:
             if m.state is InboxState.DELIVERED and (peer is None or m.peer == peer)
         ]
         return sorted(chosen, key=inbox_order)[-limit:] if limit > 0 else []
+
+    def mailbox_owners(self) -> list[NodeId]:
+        return list(self._owners)
+
+    def add_mailbox_owner(self, owner: NodeId) -> None:
+        self._owners.setdefault(owner, {})
+        self.commits += 1
+
+    def deposit(self, owner: NodeId, message_id: MessageId, sealed: bytes, at: float) -> bool:
+        held = self._owners.setdefault(owner, {})
+        if message_id in held:
+            return False
+        held[message_id] = sealed
+        self.commits += 1
+        return True
+
+    def mailbox_items(self, owner: NodeId, limit: int) -> list[tuple[MessageId, bytes]]:
+        return list(self._owners.get(owner, {}).items())[: max(0, limit)]
+
+    def mailbox_count(self, owner: NodeId) -> int:
+        return len(self._owners.get(owner, {}))
+
+    def release(self, owner: NodeId, ids: Sequence[MessageId]) -> None:
+        held = self._owners.get(owner)
+        if held is not None:
+            for message_id in ids:
+                held.pop(message_id, None)
+            self.commits += 1

@@ -1,0 +1,82 @@
+"""``MailboxHost``: holding sealed mail for nodes that asked us to (store-and-forward).
+
+A node that will be offline names a mailbox: a node that is often online. It tells the
+mailbox (MAILBOX naming the mailbox itself: "hold my mail") and its correspondents
+(MAILBOX naming the mailbox, with its identity record: "leave my mail there, sealed
+with this key"). A sender that keeps failing to reach the recipient seals its pending
+messages to the recipient's key and DEPOSITs them with the mailbox; the owner COLLECTs
+them when it is back and RELEASEs what it stored. The sender still retries directly
+and keeps each message pending until the recipient's own ACK, so a mailbox that loses
+or withholds mail delays it but never loses it, and cannot read, forge or alter it
+(``sealed.py``).
+
+The host side is bounded: at most ``mailbox_owners`` owners, ``mailbox_items`` items
+per owner; deposits and collects are also charged to the peer's message quota (by the
+service). Refusals are counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from meshnet.crypto.identity import NodeId
+from meshnet.ids import MessageId
+from meshnet.services.messaging.config import MessagingConfig
+from meshnet.services.messaging.messages import Deposit, Mail
+from meshnet.services.messaging.store import MessageStore
+
+__all__ = ["MAIL_BATCH", "MailboxHost"]
+
+MAIL_BATCH = 64
+"""Most MAIL frames one COLLECT is answered with; the owner collects again for more."""
+
+
+class MailboxHost:
+    """The mail this node holds for others, over the store."""
+
+    def __init__(
+        self, *, store: MessageStore, config: MessagingConfig, drop: Callable[[str], None]
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._drop = drop
+        self.owners: set[NodeId] = set(store.mailbox_owners())
+
+    def register(self, owner: NodeId) -> bool:
+        """``owner`` asks us to hold its mail; False when we hold for too many already."""
+        if owner in self.owners:
+            return True
+        if len(self.owners) >= self._config.mailbox_owners:
+            self._drop("mailbox_owners")
+            return False
+        self._store.add_mailbox_owner(owner)
+        self.owners.add(owner)
+        return True
+
+    def deposit(self, frame: Deposit, wall: float) -> bool:
+        """Hold ``frame``'s sealed mail; True when it is stored (answer DEPOSITED)."""
+        owner = frame.recipient
+        if owner not in self.owners:
+            self._drop("mailbox_not_owner")
+            return False
+        if self._store.mailbox_count(owner) >= self._config.mailbox_items:
+            self._drop("mailbox_full")
+            return False
+        self._store.deposit(owner, frame.id, frame.sealed, wall)
+        return True
+
+    def collect(self, owner: NodeId) -> list[Mail]:
+        """What we hold for ``owner`` (one batch)."""
+        if owner not in self.owners:
+            self._drop("mailbox_not_owner")
+            return []
+        items = self._store.mailbox_items(owner, MAIL_BATCH)
+        return [Mail(id=message_id, sealed=sealed) for message_id, sealed in items]
+
+    def release(self, owner: NodeId, ids: Sequence[MessageId]) -> None:
+        """``owner`` stored these: forget them."""
+        if owner in self.owners:
+            self._store.release(owner, ids)
+
+    def held(self) -> int:
+        return sum(self._store.mailbox_count(owner) for owner in self.owners)

@@ -1,0 +1,86 @@
+"""Store-and-forward through a mailbox node that cannot read what it holds."""
+
+from __future__ import annotations
+
+from tests.services.messaging.pair import StreamNet
+from tests.services.messaging.test_hostile import open_raw
+
+from meshnet.ids import MessageId
+from meshnet.services.messaging import MemoryMessageStore, MessagingConfig, OutboxState
+from meshnet.services.messaging.messages import Deposit, Mail, encode_record
+from meshnet.services.messaging.service import MessagingService
+
+
+def mailbox_world() -> tuple[StreamNet, MessagingService, MessagingService, MessagingService]:
+    """alice writes to bob, whose mailbox is carol; alice has heard where bob's mail goes."""
+    net = StreamNet()
+    stores = [MemoryMessageStore() for _ in range(3)]
+    alice, bob, carol = (net.add(i + 1, store=stores[i]) for i in range(3))
+    bob.use_mailbox(carol.local, 0.0)
+    net.deliver(0.0)
+    assert carol.mailboxes.owners == {bob.local}
+    bob.send(alice.local, b"my mail goes to carol", 0.0)  # bob's stream tells alice
+    net.deliver(0.0)
+    return net, alice, bob, carol
+
+
+def test_mail_waits_sealed_at_the_mailbox_while_both_ends_are_offline() -> None:
+    net, alice, bob, carol = mailbox_world()
+    bob_store = bob.store
+    alice_store = alice.store
+    net.crash(bob.local, 1.0)
+    ids = [alice.send(bob.local, f"while you were out {i}".encode(), 1.0) for i in range(3)]
+    now = net.run(until=20.0, start=1.0)
+    assert carol.status().mailbox_held == 3
+    held = carol.store.mailbox_items(bob.local, 10)
+    assert [i for i, _ in held] == ids
+    assert all(b"while you were out" not in sealed for _, sealed in held)  # unreadable
+    net.crash(alice.local, now)  # the sender goes away too: only the mailbox can help
+    bob = net.add(2, store=bob_store)
+    bob.use_mailbox(carol.local, now)
+    net.run(until=now + 10.0, start=now)
+    assert [r.body for r in net.received(bob.local)] == [
+        f"while you were out {i}".encode() for i in range(3)
+    ]
+    assert all(r.peer == alice.local for r in net.received(bob.local))
+    assert carol.status().mailbox_held == 0  # released once bob stored them
+    alice = net.add(1, store=alice_store)  # alice comes back: retries, bob de-duplicates
+    net.run(until=now + 40.0, start=now + 10.0)
+    assert [m.state for m in alice.outbox(peer=bob.local)] == [OutboxState.DELIVERED] * 3
+    assert len(net.received(bob.local)) == 3
+    assert dict(bob.status().drops)["duplicate"] == 3
+
+
+def test_the_mailbox_refuses_strangers_and_keeps_within_its_quota() -> None:
+    net = StreamNet()
+    alice, bob = net.add(1), net.add(2)
+    carol = net.add(3, config=MessagingConfig(mailbox_items=2, mailbox_owners=1))
+    stream = open_raw(net, alice, carol)
+    deposit = Deposit(recipient=bob.local, id=MessageId(bytes(16)), sealed=b"s" * 200)
+    carol.stream_data(stream, encode_record(deposit), 0.0)
+    assert dict(carol.status().drops)["mailbox_not_owner"] == 1
+    bob.use_mailbox(carol.local, 0.0)
+    alice.use_mailbox(carol.local, 0.0)  # a second owner: over mailbox_owners
+    net.deliver(0.0)
+    assert carol.mailboxes.owners == {bob.local}
+    assert dict(carol.status().drops)["mailbox_owners"] == 1
+    for i in range(4):
+        item = Deposit(recipient=bob.local, id=MessageId(bytes([i]) * 16), sealed=b"s" * 200)
+        carol.stream_data(stream, encode_record(item), 0.0)
+    assert carol.status().mailbox_held == 2
+    assert dict(carol.status().drops)["mailbox_full"] == 2
+
+
+def test_forged_or_foreign_mail_is_refused_and_released() -> None:
+    net = StreamNet()
+    alice, bob, carol = net.add(1), net.add(2), net.add(3)
+    bob.use_mailbox(carol.local, 0.0)
+    net.deliver(0.0)
+    to_bob = open_raw(net, carol, bob)
+    garbage = Mail(id=MessageId(bytes(16)), sealed=b"\x01" * 300)
+    bob.stream_data(to_bob, encode_record(garbage), 0.0)
+    assert dict(bob.status().drops)["bad_seal"] == 1
+    from_alice = open_raw(net, alice, bob)  # mail from a node that is not bob's mailbox
+    bob.stream_data(from_alice, encode_record(garbage), 0.0)
+    assert dict(bob.status().drops)["unexpected_mail"] == 1
+    assert net.received(bob.local) == []
