@@ -531,6 +531,16 @@ class NodeDriver:
         self.node.mark_read(message_id, self.now())
         self._pump()
 
+    def use_mailbox(self, mailbox: NodeId | None) -> None:
+        """Name the node that holds this node's sealed mail while it is offline (None: none).
+
+        Raises:
+            LocalError: ``mailbox`` is this node. StateError: the driver is not running.
+        """
+        self._require_running()
+        self.node.use_mailbox(mailbox, self.now())
+        self._pump()
+
     def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
         """The newest ``limit`` messages delivered to this node, oldest first."""
         return self.node.inbox(peer=peer, limit=limit)

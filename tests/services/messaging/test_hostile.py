@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.services.messaging.pair import Port, StreamNet
 
 from meshnet.ids import MessageId, StreamId
@@ -132,3 +134,18 @@ def test_sender_ids_cannot_be_forged() -> None:
     }
     assert alice.status().outbox_pending == 1
     assert net.delivered(alice.local) == [message_id]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=8))
+def test_any_bytes_on_a_messaging_stream_are_counted_never_raised(chunks: list[bytes]) -> None:
+    net = StreamNet()
+    mallory, bob = net.add(3), net.add(2)
+    stream = open_raw(net, mallory, bob)
+    for chunk in chunks:
+        bob.stream_data(stream, chunk, 0.0)
+    net.deliver(0.0)
+    alice = net.add(1)
+    alice.send(bob.local, b"still served", 0.0)
+    net.deliver(0.0)
+    assert [r.body for r in net.received(bob.local) if r.peer == alice.local] == [b"still served"]
