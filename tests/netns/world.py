@@ -2,9 +2,12 @@
 
 ``World`` creates namespaces ``mn<tag>a``/``mn<tag>b`` joined by a veth pair, with
 addresses in ``10.201.<n>.0/24`` assigned inside them and no route anywhere else, and
-removes them again. ``NodeProcess`` runs ``node_proc.py`` in a namespace and reads its
-JSON events. ``require_netns`` skips without root, except under CI (``CI`` set), where
-a skip would hide a broken setup: it fails instead.
+removes them again. ``Ring`` makes ``size`` namespaces ``mnr<tag>n<i>`` in a ring, node
+``i`` joined to node ``i+1`` by a veth pair on ``10.202.<i>.0/24`` (``.1`` on ``i``'s
+side, ``.2`` on ``i+1``'s): a node can reach only its two neighbours. ``NodeProcess``
+runs ``node_proc.py`` in a namespace and reads its JSON events. ``require_netns`` skips
+without root, except under CI (``CI`` set), where a skip would hide a broken setup: it
+fails instead.
 """
 
 from __future__ import annotations
@@ -102,6 +105,40 @@ class World:
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=10)
 
 
+@dataclass
+class Ring:
+    """``size`` namespaces in a ring; link ``i`` joins node ``i`` and node ``i + 1``."""
+
+    tag: str
+    size: int = 5
+    nodes: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nodes = [f"mnr{self.tag}n{i}" for i in range(self.size)]
+
+    @staticmethod
+    def address(link: int, side: int) -> str:
+        """The address on link ``link`` of its node ``link`` (side 1) or ``link + 1`` (2)."""
+        return f"10.202.{link}.{side}"
+
+    def build(self) -> None:
+        for ns in self.nodes:
+            ip("netns", "add", ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+        for i in range(self.size):
+            j = (i + 1) % self.size
+            near, far = f"mrv{self.tag}l{i}a", f"mrv{self.tag}l{i}b"
+            ip("link", "add", near, "type", "veth", "peer", "name", far)
+            for dev, ns, side in ((near, self.nodes[i], 1), (far, self.nodes[j], 2)):
+                ip("link", "set", dev, "netns", ns)
+                ip("-n", ns, "addr", "add", f"{self.address(i, side)}/24", "dev", dev)
+                ip("-n", ns, "link", "set", dev, "up")
+
+    def destroy(self) -> None:
+        for ns in self.nodes:  # removing a namespace removes its veth ends
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True, timeout=10)
+
+
 class NodeProcess:
     """One ``node_proc.py`` inside a namespace; its JSON events are kept in order."""
 
@@ -168,6 +205,11 @@ class NodeProcess:
 
     def seen(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == kind]
+
+    async def kill(self) -> None:
+        """SIGKILL the node (``ip netns exec`` execs, so this is the node's own pid)."""
+        self.process.kill()
+        await self.process.wait()
 
     async def close(self) -> None:
         if self.process.returncode is None:
