@@ -1,9 +1,13 @@
-"""JSON forms of the node's events and snapshots, shared by the daemon, API and CLI.
+"""JSON forms of the node's events and snapshots, and the API's response shapes.
 
 ``to_json`` turns any of the node's frozen dataclasses (events, status snapshots) into
 plain JSON values: ``NodeId`` becomes its text form, enums their value, and bytes a
 UTF-8 string when they are text, else ``{"base64": ...}``. Events carry their kind
 (the class name) so a reader in any language can dispatch on it.
+
+The response shapes (``IdentityView``, ``StatusView`` ...) are frozen dataclasses; the
+server encodes them with ``shapes.encode`` and the OpenAPI document describes them with
+``shapes.Schemas``, both from the same type hints.
 """
 
 from __future__ import annotations
@@ -11,13 +15,37 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+from dataclasses import dataclass
 from typing import Any
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
+from meshnet.link.status import LinkStatus
+from meshnet.node.status import PeerInfo
+from meshnet.routing.status import NeighbourLinkInfo, RoutingCounters
+from meshnet.session.status import SessionStatus
 
-__all__ = ["JSONValue", "event_to_json", "to_json"]
+__all__ = [
+    "ConnectResult",
+    "Counters",
+    "DisconnectResult",
+    "DropsView",
+    "IdentityView",
+    "JSONValue",
+    "LinksView",
+    "PeerLinkView",
+    "PeerView",
+    "PeersView",
+    "RouteView",
+    "RoutesView",
+    "SessionsView",
+    "StatusView",
+    "event_to_json",
+    "to_json",
+]
 
 JSONValue = Any
+Counters = tuple[tuple[str, int], ...]
+"""Counts by name; JSON: an object of integers."""
 
 
 def _bytes(value: bytes) -> JSONValue:
@@ -59,3 +87,154 @@ def event_to_json(event: object) -> dict[str, JSONValue]:
     """An event as ``{"event": <class name>, ...its fields}``."""
     body = to_json(event)
     return {"event": type(event).__name__, **(body if isinstance(body, dict) else {})}
+
+
+# -- response shapes (encoded by ``shapes.encode``; their JSON Schema by ``Schemas``) --
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityView:
+    """This node's identity."""
+
+    node_id: NodeId
+    short: str
+    """The short prefix people see."""
+    mesh_address: str
+    """The node's mesh IPv6 address."""
+    static_public: str
+    """The X25519 static key of its identity record, in hex."""
+    created: int
+    """When the identity was made, unix seconds."""
+    version: str
+    """The daemon's MeshNet version."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DropsView:
+    """Things dropped, by layer and reason."""
+
+    node: Counters
+    link: Counters
+    routing: Counters
+    session: Counters
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusView:
+    """The daemon at a glance."""
+
+    node_id: NodeId
+    short: str
+    version: str
+    listening: tuple[str, ...]
+    """Endpoints the daemon listens on, with the ports actually bound."""
+    links: int
+    """Links up now."""
+    handshakes_in_progress: int
+    configured_peers: int
+    known_nodes: int
+    """Nodes in the link-state database, ourselves excluded."""
+    routes_in_use: int
+    pending_packets: int
+    sessions: int
+    tcp_connections: int
+    udp_peers: int
+    dials_in_progress: int
+    buffered_bytes: int
+    reading_paused: bool
+    counters: Counters
+    """The driver's counters (refused, dropped and closed things, by reason)."""
+    drops: DropsView
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerLinkView:
+    """The direct link to a neighbour."""
+
+    link: int
+    endpoint: str
+    outbound: bool
+    age: float
+    srtt: float | None
+    loss: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerView:
+    """A node we know: a neighbour, a configured peer, or a node seen in the mesh."""
+
+    node_id: NodeId | None
+    """None for a configured endpoint whose identity is not learned yet."""
+    short: str | None
+    petname: str | None
+    linked: bool
+    """True when a direct link to it is up."""
+    link: PeerLinkView | None
+    configured: tuple[PeerInfo, ...]
+    """The endpoints we keep a link to for it."""
+    known: bool
+    """True when it is in the link-state database."""
+    announced_endpoints: tuple[str, ...]
+    route: tuple[NodeId, ...] | None
+    """Relays then the node, as a packet would go now; None: unreachable."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeersView:
+    peers: tuple[PeerView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectResult:
+    endpoint: str
+    """The endpoint in its canonical spelling (kept linked, redialled with backoff)."""
+    expected_peer: NodeId | None
+    """The node it must prove to be; None: trust on first use."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisconnectResult:
+    disconnected: tuple[str, ...]
+    """The endpoints no longer kept linked."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinksView:
+    links: tuple[LinkStatus, ...]
+    handshakes_in_progress: int
+    transports: int
+    drops: Counters
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteView:
+    """How a packet to one known node would go now."""
+
+    destination: NodeId
+    petname: str | None
+    path: tuple[NodeId, ...] | None
+    """Relays then the destination; None while there is no path."""
+    hops: int | None
+    in_use: bool
+    """True when we sent to it recently (the router keeps its path)."""
+    cost: int | None
+    age: float | None
+    """Seconds since the path in use was chosen."""
+    idle: float | None
+    """Seconds since we last sent to it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoutesView:
+    policy: str
+    routes: tuple[RouteView, ...]
+    neighbours: tuple[NeighbourLinkInfo, ...]
+    pending_packets: int
+    suspended_links: int
+    counters: RoutingCounters
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionsView:
+    sessions: tuple[SessionStatus, ...]
+    drops: Counters

@@ -40,7 +40,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from meshnet.crypto.identity import NodeId
+from meshnet.crypto.identity import IdentityRecord, NodeId
 from meshnet.errors import ConfigError, StateError
 from meshnet.ids import MessageId, StreamId, TransportId
 from meshnet.link.messages import CloseReason
@@ -715,3 +715,14 @@ class NodeDriver:
             sock = self._udp_dialers[family] = await open_udp(self, (wildcard, 0))
         if self._state is _State.RUNNING:
             sock.open_outbound(address, dial.endpoint, dial.dial)
+
+    # -- read-only views for the local API (``meshnet.api.control.NodeControl``) ------
+
+    @property
+    def identity_record(self) -> IdentityRecord:
+        """The node's signed identity record."""
+        return self.node.identity.record
+
+    def route_to(self, peer: NodeId) -> tuple[NodeId, ...] | None:
+        """Relays then ``peer``, as a packet would go now; None when unreachable."""
+        return self.node.route_to(peer)

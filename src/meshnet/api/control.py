@@ -1,0 +1,79 @@
+"""What the API needs of a running node: the ``NodeControl`` protocol.
+
+The handlers never see the driver or its sockets; they see this small surface, which
+``runtime.driver.NodeDriver`` implements (and a test can fake). Snapshots are the
+node's own frozen status objects; ``DriverSnapshot`` names only the fields the API
+reads of the driver's ``RuntimeStatus``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from meshnet.crypto.identity import IdentityRecord, NodeId
+from meshnet.node.status import NodeStatus
+
+__all__ = ["DriverSnapshot", "NodeControl"]
+
+
+class DriverSnapshot(Protocol):
+    """A frozen snapshot of the node and of its driver's sockets and counters."""
+
+    @property
+    def node(self) -> NodeStatus: ...
+
+    @property
+    def listening(self) -> tuple[str, ...]: ...
+
+    @property
+    def tcp_connections(self) -> int: ...
+
+    @property
+    def udp_peers(self) -> int: ...
+
+    @property
+    def dials_in_progress(self) -> int: ...
+
+    @property
+    def buffered_bytes(self) -> int: ...
+
+    @property
+    def reading_paused(self) -> bool: ...
+
+    @property
+    def counters(self) -> tuple[tuple[str, int], ...]: ...
+
+
+class NodeControl(Protocol):
+    """The verbs and views the API uses (``NodeDriver`` has them all)."""
+
+    @property
+    def identity_record(self) -> IdentityRecord:
+        """The node's signed identity record."""
+        ...
+
+    def status(self) -> DriverSnapshot:
+        """A snapshot of the node and the driver, taken now."""
+        ...
+
+    def route_to(self, peer: NodeId) -> tuple[NodeId, ...] | None:
+        """Relays then ``peer``, as a packet would go now; None when unreachable."""
+        ...
+
+    def connect(self, endpoint: str, *, expected_peer: NodeId | None = None) -> str:
+        """Keep a link to ``endpoint``; returns its canonical spelling.
+
+        Raises:
+            ConfigError: the endpoint is malformed.
+            StateError: the node is not running.
+        """
+        ...
+
+    def disconnect(self, endpoint: str) -> None:
+        """Stop keeping a link to ``endpoint``.
+
+        Raises:
+            ConfigError: the endpoint is malformed.
+            UnknownPeerError: no such endpoint is configured.
+        """
+        ...
