@@ -233,7 +233,7 @@ class ApiHandlers:
         endpoints = [p.endpoint for p in snap.node.peers if p.expected == str(node)]
         if not endpoints:
             linked = any(link.peer == str(node) for link in snap.node.links.links)
-            why = " (it dialled us; its link stays until it goes)" if linked else ""
+            why = " (its link is up, but we do not keep it: the peer does)" if linked else ""
             raise ApiError(404, "not_configured", f"{node.short()} is not a configured peer{why}")
         for endpoint in endpoints:
             try:

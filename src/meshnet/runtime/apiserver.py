@@ -41,6 +41,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from meshnet.api.control import NodeControl
 from meshnet.api.errors import ApiError
 from meshnet.api.events import dropped_json, node_event_json, parse_kinds, subscribed_json
 from meshnet.api.handlers import ApiHandlers, Petnames, Request, refusal
@@ -83,6 +84,7 @@ class ApiServer:
         petnames: returns the petnames in force (for naming nodes in requests).
         keepalive: seconds of silence after which an event stream sends a comment.
         event_queue: how many events a stream may fall behind before they are dropped.
+        control: what the handlers act on (default: ``driver`` itself).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class ApiServer:
         petnames: Petnames | None = None,
         keepalive: float = 15.0,
         event_queue: int = 256,
+        control: NodeControl | None = None,
     ) -> None:
         if tcp_port is not None:
             if not token:
@@ -107,7 +110,7 @@ class ApiServer:
             if not loopback:
                 raise ConfigError(f"the API listens on loopback only, not on {tcp_host!r}")
         self._driver = driver
-        self._handlers = ApiHandlers(driver, petnames=petnames)
+        self._handlers = ApiHandlers(control or driver, petnames=petnames)
         self._socket_path = socket_path
         self._tcp = (tcp_host, tcp_port) if tcp_port is not None else None
         self._token = token
@@ -118,6 +121,7 @@ class ApiServer:
         self._tcp_address: tuple[str, int] | None = None
         self._document = json.dumps(openapi_document())
         self._bound_socket = False
+        self._sockets: list[socket.socket] = []
 
     @property
     def tcp_address(self) -> tuple[str, int] | None:
@@ -137,23 +141,25 @@ class ApiServer:
         try:
             if self._socket_path is not None:
                 sock = _bind_unix(self._socket_path)
+                self._sockets.append(sock)
                 self._bound_socket = True
                 runner = await self._runner(self._app(authenticate=False))
-                await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+                await web.SockSite(runner, sock).start()
             if self._tcp is not None:
                 family = socket.AF_INET6 if ":" in self._tcp[0] else socket.AF_INET
                 tcp = socket.create_server(self._tcp, family=family, backlog=128)
+                self._sockets.append(tcp)
                 tcp.setblocking(False)
                 host, port = tcp.getsockname()[:2]
                 self._tcp_address = (str(host), int(port))
                 runner = await self._runner(self._app(authenticate=True))
-                await web.SockSite(runner, tcp, shutdown_timeout=1.0).start()
+                await web.SockSite(runner, tcp).start()
         except BaseException:
             await self.stop()
             raise
 
     async def _runner(self, app: web.Application) -> web.AppRunner:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         self._runners.append(runner)
         return runner
@@ -165,6 +171,9 @@ class ApiServer:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
         if self._bound_socket and self._socket_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._socket_path.unlink()
@@ -183,7 +192,11 @@ class ApiServer:
 
     def _serve(self, route: Route) -> _Handler:
         if route.kind == "events":
-            return lambda request: self._events(route, request)
+
+            async def events(request: web.Request) -> web.StreamResponse:
+                return await self._events(route, request)
+
+            return events
         if route.kind == "metrics":
             return self._metrics
         if route.kind == "openapi":
