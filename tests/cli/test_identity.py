@@ -160,12 +160,12 @@ def test_show_reports_a_corrupted_file(home: Path, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG applies on Linux")
-def test_default_file_follows_xdg_data_home_without_meshnet_home(
+def test_default_file_follows_xdg_state_home_without_meshnet_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("MESHNET_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     code, out, _ = _run(capsys, "identity", "new", "--json")
     assert code == 0
     expected = tmp_path / "xdg" / "meshnet" / "identity.key"

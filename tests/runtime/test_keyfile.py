@@ -193,17 +193,8 @@ def test_huge_file_is_not_read(tmp_path: Path, identity: Identity) -> None:
     ("environ", "platform", "expected"),
     [
         ({"MESHNET_HOME": "/srv/mesh", "HOME": "/home/u"}, "linux", "/srv/mesh"),
-        ({"HOME": "/home/u"}, "linux", "/home/u/.local/share/meshnet"),
-        ({"HOME": "/home/u", "XDG_DATA_HOME": "/data"}, "linux", "/data/meshnet"),
-        ({"HOME": "/home/u", "XDG_DATA_HOME": "rel"}, "linux", "/home/u/.local/share/meshnet"),
-        ({"HOME": "/home/u"}, "freebsd14", "/home/u/.local/share/meshnet"),
-        (
-            {"HOME": "/Users/u", "XDG_DATA_HOME": "/data"},
-            "darwin",
-            "/Users/u/Library/Application Support/meshnet",
-        ),
-        ({"HOME": "/h", "LOCALAPPDATA": "/appdata"}, "win32", "/appdata/meshnet"),
-        ({"HOME": "/h"}, "win32", "/h/AppData/Local/meshnet"),
+        ({"HOME": "/home/u"}, "linux", "/home/u/.local/state/meshnet"),
+        ({"HOME": "/h", "LOCALAPPDATA": "/appdata"}, "win32", "/appdata/MeshNet"),
     ],
 )
 def test_default_locations(environ: dict[str, str], platform: str, expected: str) -> None:

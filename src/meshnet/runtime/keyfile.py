@@ -11,23 +11,21 @@ module adds what only the runtime may do: touch the filesystem.
   missing file, a directory, a file other users may read or write (``chmod 600``), an
   oversized file, and anything ``Identity.from_bytes`` refuses (truncated, corrupted,
   foreign format, other kind). Messages never contain key bytes.
-* ``default_state_dir``/``default_identity_path`` give the per-platform location:
-  ``$MESHNET_HOME``, else ``$XDG_DATA_HOME/meshnet`` or ``~/.local/share/meshnet``
-  (Linux and other Unix), ``~/Library/Application Support/meshnet`` (macOS),
-  ``%LOCALAPPDATA%\\meshnet`` (Windows).
+* ``default_state_dir``/``default_identity_path`` give the default location: the state
+  directory ``runtime/home.py`` resolves (``$MESHNET_HOME``, else the platform's).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from meshnet.crypto.identity import KEY_FILE_SIZE, Identity
 from meshnet.errors import KeyFileError
 from meshnet.runtime.files import write_atomic
+from meshnet.runtime.home import resolve_home
 
 __all__ = [
     "IDENTITY_FILE_NAME",
@@ -45,26 +43,13 @@ _POSIX = os.name == "posix"
 def default_state_dir(
     environ: Mapping[str, str] | None = None, platform: str | None = None
 ) -> Path:
-    """The directory MeshNet keeps its state in (identity, config, database, cache).
+    """The directory MeshNet keeps its state in (``home.resolve_home`` without a flag).
 
     Args:
         environ: the environment to consult (default ``os.environ``).
         platform: a ``sys.platform`` value (default: this machine's).
     """
-    env = os.environ if environ is None else environ
-    plat = sys.platform if platform is None else platform
-    if env.get("MESHNET_HOME"):
-        return Path(env["MESHNET_HOME"]).expanduser()
-    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-    if plat == "darwin":
-        return home / "Library" / "Application Support" / "meshnet"
-    if plat == "win32":
-        local = env.get("LOCALAPPDATA")
-        return (Path(local) if local else home / "AppData" / "Local") / "meshnet"
-    xdg = env.get("XDG_DATA_HOME", "")
-    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore relative paths
-        return Path(xdg) / "meshnet"
-    return home / ".local" / "share" / "meshnet"
+    return resolve_home(None, environ, platform).root
 
 
 def default_identity_path(

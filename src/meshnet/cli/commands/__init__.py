@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from meshnet.cli.commands import daemon, identity, plugins, sim
+from meshnet.cli.commands import daemon, identity, init, plugins, sim
 
 __all__ = ["COMMAND_GROUPS"]
 
-COMMAND_GROUPS: list[ModuleType] = [identity, daemon, sim, plugins]
+COMMAND_GROUPS: list[ModuleType] = [init, identity, daemon, sim, plugins]
