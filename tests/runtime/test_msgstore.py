@@ -280,3 +280,53 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
         assert store._db.execute("PRAGMA user_version").fetchone()[0] == msgstore.SCHEMA_VERSION
     finally:
         store.close()
+
+
+def count_outgoing(path: Path) -> int:
+    """What another connection sees committed (WAL readers see the last commit)."""
+    reader = sqlite3.connect(path)
+    try:
+        return int(reader.execute("SELECT COUNT(*) FROM outgoing").fetchone()[0])
+    finally:
+        reader.close()
+
+
+def test_a_batch_is_one_commit_at_its_end_and_answers_like_single_writes(tmp_path: Path) -> None:
+    path = tmp_path / "messages.db"
+    store = SqliteMessageStore.open(path)
+    try:
+        with store.batch():
+            with store.batch():  # nested batches join the outer one
+                store.add_outgoing(outgoing(0), Conversation(peer=PEER, epoch=b"E" * 8, next_seq=1))
+            store.add_outgoing(outgoing(1), Conversation(peer=PEER, epoch=b"E" * 8, next_seq=2))
+            assert count_outgoing(path) == 0  # nothing is committed inside the batch
+            assert len(store.pending_outgoing()) == 2  # but the batch sees its own writes
+        assert count_outgoing(path) == 2
+        memory = MemoryMessageStore()
+        other = SqliteMessageStore.open(tmp_path / "other.db")
+        with other.batch():
+            batched = exercise(other)
+        assert batched == exercise(memory)
+        other.close()
+    finally:
+        store.close()
+
+
+def test_a_failed_write_in_a_batch_is_undone_alone_and_the_rest_is_committed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "messages.db"
+    store = SqliteMessageStore.open(path)
+    conversation = Conversation(peer=PEER, epoch=b"E" * 8, next_seq=1)
+    try:
+        with pytest.raises(MessageStoreError), store.batch():
+            store.add_outgoing(outgoing(0), conversation)
+            # the same id again: the INSERT fails, the conversation update with it
+            store.add_outgoing(outgoing(0), replace(conversation, next_seq=99))
+        assert count_outgoing(path) == 1
+        assert store.sender_conversation(PEER) == conversation
+        with store.batch():  # the store is usable afterwards
+            store.add_outgoing(outgoing(1), replace(conversation, next_seq=2))
+        assert count_outgoing(path) == 2
+    finally:
+        store.close()

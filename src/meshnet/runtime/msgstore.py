@@ -158,6 +158,7 @@ class SqliteMessageStore:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._db = connection
         self.path = path
+        self._batch_depth = 0
 
     @classmethod
     def open(cls, path: Path) -> SqliteMessageStore:
@@ -239,8 +240,52 @@ class SqliteMessageStore:
         self._db.close()
 
     @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One commit (one disk sync) for every write inside, at the end.
+
+        Each write inside is a savepoint, undone alone if it fails; the ones that
+        succeeded are committed when the batch ends, even when it ends by an exception.
+        """
+        if self._batch_depth:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+            return
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise MessageStoreError(f"message database {self.path}: {exc}") from None
+        self._batch_depth = 1
+        try:
+            yield
+        finally:
+            self._batch_depth = 0
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise MessageStoreError(f"message database {self.path}: {exc}") from None
+
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db
+        if self._batch_depth:
+            try:
+                db.execute("SAVEPOINT write")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK TO write")
+                    db.execute("RELEASE write")
+                    raise
+                db.execute("RELEASE write")
+            except sqlite3.Error as exc:
+                raise MessageStoreError(f"message database {self.path}: {exc}") from None
+            return
         try:
             db.execute("BEGIN IMMEDIATE")
             try:

@@ -444,13 +444,14 @@ class MessagingService:
             with contextlib.suppress(StateError):
                 self._transport.stream_reset(stream, now)
             return
-        for record in records:
-            try:
-                frame = decode_frame(record)
-            except DecodeError:
-                self._drop("malformed")
-                continue
-            self._on_frame(peer, frame, now)
+        with self.store.batch():  # one disk sync for everything this read carried
+            for record in records:
+                try:
+                    frame = decode_frame(record)
+                except DecodeError:
+                    self._drop("malformed")
+                    continue
+                self._on_frame(peer, frame, now)
 
     def _on_frame(self, peer: NodeId, frame: Frame, now: float) -> None:
         if isinstance(frame, MessageFrame):

@@ -10,7 +10,9 @@ the same object behaves like a real one that reopens its database.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from meshnet.crypto.identity import NodeId
@@ -28,6 +30,15 @@ __all__ = ["MemoryMessageStore", "MessageStore", "inbox_order", "outbox_order"]
 
 class MessageStore(Protocol):
     """The operations the messaging core needs; each write is one commit."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the writes made inside into one durable commit at the end.
+
+        Each write stays atomic on its own; a write that fails inside a batch is undone
+        alone and the others are still committed when the batch ends. Whatever the
+        core makes visible outside (acknowledgements, events) must leave only after
+        the batch ends, which holds when one synchronous core call opens and closes it.
+        """
 
     def sender_conversation(self, peer: NodeId) -> Conversation | None:
         """Our sending conversation with ``peer``, if we ever sent to it."""
@@ -113,6 +124,9 @@ class MemoryMessageStore:
         self._owners: dict[NodeId, dict[MessageId, bytes]] = {}
         self.commits = 0
         """How many commits were made (tests count them)."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def sender_conversation(self, peer: NodeId) -> Conversation | None:
         return self._senders.get(peer)
