@@ -23,48 +23,84 @@ class FakeNode:
         self.peer_list: list[dict[str, Any]] = [
             {
                 "node_id": BOB,
+                "short": BOB[:12],
                 "petname": "bob",
-                "endpoint": "tcp:127.0.0.1:4101",
-                "connected": True,
-                "rtt": 0.0042,
-                "loss": 0.0,
+                "linked": True,
+                "link": {"endpoint": "tcp:127.0.0.1:4101", "srtt": 0.0042, "loss": 0.0},
+                "configured": [],
+                "known": True,
+                "route": [BOB],
             },
             {
                 "node_id": BOBBY,
+                "short": BOBBY[:12],
                 "petname": None,
-                "endpoint": "tcp:127.0.0.1:4102",
-                "connected": False,
-                "dialing": True,
-                "rtt": None,
-                "loss": 0.0,
+                "linked": False,
+                "link": None,
+                "configured": [{"endpoint": "tcp:127.0.0.1:4102", "dialing": True}],
+                "known": False,
+                "route": None,
+            },
+            {
+                "node_id": CAROL,
+                "short": CAROL[:12],
+                "petname": None,
+                "linked": False,
+                "link": None,
+                "configured": [],
+                "known": True,
+                "route": [BOB, CAROL],
             },
         ]
         self.inbox_messages: list[dict[str, Any]] = []
         self.outbox_messages: list[dict[str, Any]] = []
         self.next_id = 0
         self.route_answer: dict[str, Any] = {
+            "policy": "etx",
             "neighbours": [{"peer": BOB, "rtt": 0.004, "loss": 0.0, "cost": 10, "samples": 7}],
-            "routes": [{"destination": CAROL, "path": [BOB, CAROL], "cost": 21, "age": 3.0}],
-            "database": [
+            "routes": [
                 {
-                    "origin": BOB,
-                    "links": [
-                        {"node": ALICE, "rtt": 0.004, "loss": 0.0},
-                        {"node": CAROL, "rtt": 0.011, "loss": 0.25},
-                    ],
+                    "destination": BOB,
+                    "petname": "bob",
+                    "path": [BOB],
+                    "hops": 1,
+                    "in_use": False,
+                    "cost": 10,
+                    "age": None,
                 },
-                {"origin": CAROL, "links": [{"node": BOB, "rtt": 0.012, "loss": 0.0}]},
+                {
+                    "destination": CAROL,
+                    "petname": None,
+                    "path": [BOB, CAROL],
+                    "hops": 2,
+                    "in_use": True,
+                    "cost": 21,
+                    "age": 3.0,
+                },
             ],
         }
 
     def identity(self) -> Any:
-        return {"node_id": ALICE, "short": ALICE[:12], "mesh_address": "fd00::1"}
+        return {
+            "node_id": ALICE,
+            "short": ALICE[:12],
+            "mesh_address": "fd00::1",
+            "version": "0.1.0",
+        }
 
     def status(self) -> Any:
-        return {"node_id": ALICE, "uptime": 75, "links": {"links": [{}]}, "peers": self.peer_list}
+        return {
+            "node_id": ALICE,
+            "uptime": 75,
+            "links": 1,
+            "known_nodes": 2,
+            "routes_in_use": 1,
+            "sessions": 0,
+            "listening": ["tcp:127.0.0.1:4100"],
+        }
 
     def peers(self) -> Any:
-        return self.peer_list
+        return {"peers": self.peer_list}
 
     def connect(self, address: str) -> Any:
         self.calls.append(("connect", address))

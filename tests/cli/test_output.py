@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.cli.fakes import BOB, CAROL, FakeNode
+from tests.cli.fakes import BOB, BOBBY, CAROL, FakeNode
 
 from meshnet.cli.output import (
     dump_json,
@@ -73,19 +73,12 @@ def test_error_line_is_one_line() -> None:
 
 def test_peers_table_names_states_and_quality() -> None:
     text = render_peers(FakeNode().peers())
-    lines = text.splitlines()
-    assert lines[0].split() == ["NAME", "ID", "STATE", "ENDPOINT", "RTT", "LOSS"]
-    assert lines[1].split() == [
-        "bob",
-        BOB[:12],
-        "connected",
-        "tcp:127.0.0.1:4101",
-        "4.2",
-        "ms",
-        "0%",
-    ]
-    assert "dialing" in lines[2] and lines[2].startswith("-")
-    assert render_peers([]) == "no peers"
+    rows = [line.split() for line in text.splitlines()]
+    assert rows[0] == ["NAME", "ID", "STATE", "ENDPOINT", "RELAYS", "RTT", "LOSS"]
+    assert rows[1] == ["bob", BOB[:12], "linked", "tcp:127.0.0.1:4101", "0", "4.2", "ms", "0%"]
+    assert rows[2] == ["-", BOBBY[:12], "dialing", "tcp:127.0.0.1:4102", "-", "-", "-"]
+    assert rows[3] == ["-", CAROL[:12], "in", "mesh", "-", "1", "-", "-"]
+    assert render_peers({"peers": []}) == "no peers"
 
 
 def test_routes_view_shows_links_and_paths_with_names() -> None:
@@ -97,8 +90,9 @@ def test_routes_view_shows_links_and_paths_with_names() -> None:
 
 def test_status_summary_counts() -> None:
     text = render_status(FakeNode().status())
-    assert "uptime:     1m15s" in text
-    assert "links: 1  peers: 2" in text
+    assert "uptime:      1m15s" in text
+    assert "links: 1  known nodes: 2  routes in use: 1  sessions: 0" in text
+    assert "listening:   tcp:127.0.0.1:4100" in text
 
 
 def test_message_lines() -> None:

@@ -16,7 +16,7 @@ import pexpect
 import pytest
 
 FAKE_SHELL = Path(__file__).with_name("fake_shell.py")
-TIMEOUT = 15
+TIMEOUT = 30
 TERMINAL_ENV = {
     "TERM": "xterm",
     "PATH": "/usr/bin:/bin",
@@ -55,7 +55,7 @@ def shell(history: Path) -> Iterator[pexpect.spawn]:
 
 def test_commands_run_at_the_prompt_and_exit_ends_it(shell: pexpect.spawn) -> None:
     shell.sendline("peers")
-    shell.expect(r"bob\s+bbbbbbbbbbbb\s+connected")
+    shell.expect(r"bob\s+bbbbbbbbbbbb\s+linked")
     shell.expect_exact("meshnet>")
     shell.sendline("frobnicate")
     shell.expect_exact("error: unknown command 'frobnicate'")

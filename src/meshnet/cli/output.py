@@ -42,14 +42,20 @@ def dump_json(value: Any) -> str:
 def field(record: Any, *names: str, default: Any = None) -> Any:
     """The first of ``names`` present (not None) in ``record`` if it is a mapping.
 
-    A dotted name walks into nested mappings (``"links.count"``).
+    A dotted name walks into nested mappings and lists (``"link.srtt"``,
+    ``"configured.0.endpoint"``).
     """
     if not isinstance(record, Mapping):
         return default
     for name in names:
         value: Any = record
         for part in name.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
+            if isinstance(value, Mapping):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                value = None
         if value is not None:
             return value
     return default

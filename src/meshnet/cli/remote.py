@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+from meshnet.cli.output import field, short_id
+from meshnet.cli.render import items
 from meshnet.errors import LocalError
 
-__all__ = ["DEFAULT_PORT", "NodeApi", "normalize_address"]
+__all__ = ["DEFAULT_PORT", "NodeApi", "normalize_address", "peer_names"]
 
 DEFAULT_PORT = 4100
 """The port ``meshnet up`` listens on by default, and so the port ``connect`` assumes."""
@@ -81,3 +83,13 @@ def _split_host_port(rest: str, text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise LocalError(f"{text!r}: the port must be a number from 1 to 65535")
     return host, int(port_text)
+
+
+def peer_names(api: NodeApi) -> dict[str, str]:
+    """Full node id -> petname (or short id) for the peers the node knows."""
+    names = {}
+    for peer in items(api.peers(), "peers"):
+        node_id = field(peer, "node_id", "peer", "id")
+        if isinstance(node_id, str):
+            names[node_id] = field(peer, "petname", "name") or short_id(node_id)
+    return names

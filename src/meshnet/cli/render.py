@@ -55,64 +55,86 @@ def render_identity(identity: Any) -> str:
         ("node id", field(identity, "node_id", "id")),
         ("short", field(identity, "short") or short_id(field(identity, "node_id", "id"))),
         ("mesh address", field(identity, "mesh_address", "address")),
-        ("listening", ", ".join(field(identity, "listening", "endpoints", default=[]))),
+        ("created", format_time(field(identity, "created"))),
+        ("version", field(identity, "version")),
     ]
     return "\n".join(f"{label + ':':14}{value if value else '-'}" for label, value in rows)
 
 
 def render_peers(peers: Any) -> str:
+    """One row per node the node knows: neighbours, configured peers, nodes seen."""
     rows = []
     for peer in items(peers, "peers"):
+        route = field(peer, "route")
         rows.append(
             (
                 field(peer, "petname", "name"),
-                short_id(field(peer, "node_id", "peer", "id")),
+                field(peer, "short") or short_id(field(peer, "node_id", "peer", "id")),
                 _peer_state(peer),
-                field(peer, "endpoint"),
-                format_rtt(field(peer, "rtt", "srtt")),
-                format_loss(field(peer, "loss")),
+                field(peer, "link.endpoint", "endpoint", "configured.0.endpoint"),
+                len(route) - 1 if isinstance(route, list) and route else None,
+                format_rtt(field(peer, "link.srtt", "rtt", "srtt")),
+                format_loss(field(peer, "link.loss", "loss")),
             )
         )
-    return table(("name", "id", "state", "endpoint", "rtt", "loss"), rows, empty="no peers")
+    headers = ("name", "id", "state", "endpoint", "relays", "rtt", "loss")
+    return table(headers, rows, empty="no peers")
 
 
 def _peer_state(peer: Any) -> str:
     state = field(peer, "state")
     if isinstance(state, str):
         return state
-    if field(peer, "connected"):
-        return "connected"
-    if field(peer, "dialing"):
+    if field(peer, "linked", "connected"):
+        return "linked"
+    configured = items(peer, "configured")
+    if field(peer, "dialing") or any(field(c, "dialing") for c in configured):
         return "dialing"
-    error = field(peer, "last_error")
+    if field(peer, "known"):
+        return "in mesh" if field(peer, "route") else "unreachable"
+    error = field(peer, "last_error") or next(
+        (field(c, "last_error") for c in configured if field(c, "last_error")), None
+    )
     return f"down ({error})" if error else "down"
 
 
 def render_status(status: Any) -> str:
-    lines = [f"node:       {field(status, 'node_id', 'identity.node_id', default='-')}"]
+    node = field(status, "node_id", default="-")
+    lines = [f"node:        {node}"]
+    version = field(status, "version")
+    if version is not None:
+        lines.append(f"version:     {version}")
+    listening = field(status, "listening")
+    if isinstance(listening, list) and listening:
+        lines.append(f"listening:   {', '.join(str(e) for e in listening)}")
     uptime = field(status, "uptime")
     if uptime is not None:
-        lines.append(f"uptime:     {format_age(uptime)}")
+        lines.append(f"uptime:      {format_age(uptime)}")
     counts = [
-        ("links", items(field(status, "links"), "links")),
-        ("peers", items(field(status, "peers"), "peers")),
-        ("sessions", items(field(status, "sessions"), "sessions")),
-        ("routes", items(field(status, "routing"), "routes")),
+        ("links", _count(field(status, "links"), "links")),
+        ("known nodes", _count(field(status, "known_nodes"), "database")),
+        ("routes in use", _count(field(status, "routes_in_use"), "routes")),
+        ("sessions", _count(field(status, "sessions"), "sessions")),
     ]
-    lines.append("  ".join(f"{name}: {len(values)}" for name, values in counts))
-    known = items(field(status, "routing"), "database")
-    if known:
-        lines.append(f"known nodes: {len(known)}")
+    lines.append("  ".join(f"{name}: {n}" for name, n in counts if n is not None))
     for label, key in (("messages", "messages"), ("outbox", "outbox")):
         value = field(status, key)
         if isinstance(value, Mapping):
             summary = ", ".join(f"{k} {v}" for k, v in sorted(value.items()))
-            lines.append(f"{label + ':':12}{summary}")
+            lines.append(f"{label + ':':13}{summary}")
     return "\n".join(lines)
 
 
+def _count(value: Any, key: str) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, list | Mapping):
+        return len(items(value, key))
+    return None
+
+
 def render_routes(routes: Any, *, names: Mapping[str, str] | None = None) -> str:
-    """Our links with their quality, then the routes in use with their relays."""
+    """Our links with their quality, then the path to each known node."""
     names = names or {}
     links = items(routes, "neighbours", "links")
     link_rows = [
@@ -129,22 +151,25 @@ def render_routes(routes: Any, *, names: Mapping[str, str] | None = None) -> str
     for route in items(routes, "routes"):
         path = field(route, "path")
         hops = " > ".join(_name(hop, names) for hop in path) if isinstance(path, list) else None
+        destination = field(route, "destination", "node_id")
         route_rows.append(
             (
-                _name(field(route, "destination", "node_id"), names),
-                len(path) - 1 if isinstance(path, list) else None,
+                field(route, "petname") or _name(destination, names),
+                len(path) - 1 if isinstance(path, list) and path else None,
                 hops or "no path",
                 field(route, "cost"),
+                "yes" if field(route, "in_use") else "-",
                 format_age(field(route, "age")),
             )
         )
+    headers = ("destination", "relays", "path", "cost", "in use", "age")
     return "\n".join(
         (
             "links:",
             table(("neighbour", "rtt", "loss", "cost", "samples"), link_rows, empty="  no links"),
             "",
             "routes:",
-            table(("destination", "relays", "path", "cost", "age"), route_rows, empty="  none"),
+            table(headers, route_rows, empty="  none"),
         )
     )
 

@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from meshnet.cli.output import error_line, field, short_id
-from meshnet.cli.remote import NodeApi
-from meshnet.cli.render import items
+from meshnet.cli.output import error_line
+from meshnet.cli.remote import NodeApi, peer_names
 from meshnet.errors import MeshnetError
 from meshnet.plugins import LoadedPlugin, PluginFailure, ShellCommand, describe_error
 
@@ -144,12 +143,7 @@ class Shell:
 
     def peer_names(self) -> dict[str, str]:
         """Full node id -> petname (or short id) for the peers the node knows."""
-        names = {}
-        for peer in items(self.api.peers(), "peers"):
-            node_id = field(peer, "node_id", "peer", "id")
-            if isinstance(node_id, str):
-                names[node_id] = field(peer, "petname", "name") or short_id(node_id)
-        return names
+        return peer_names(self.api)
 
 
 def _print(text: str) -> None:

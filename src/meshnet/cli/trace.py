@@ -84,7 +84,7 @@ def route_trace(routes: Any, peers: Any, peer: str) -> list[dict[str, Any]]:
                 "node_id": hop,
                 "rtt": field(link, "rtt", "srtt"),
                 "loss": field(link, "loss"),
-                "error": "" if link is not None else "link not reported",
+                "error": "" if link is not None else "not measured by this node",
             }
         )
         previous = hop
