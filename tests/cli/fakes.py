@@ -23,7 +23,7 @@ class FakeNode:
         self.peer_list: list[dict[str, Any]] = [
             {
                 "node_id": BOB,
-                "short": BOB[:12],
+                "short": BOB[:8],
                 "petname": "bob",
                 "linked": True,
                 "link": {"endpoint": "tcp:127.0.0.1:4101", "srtt": 0.0042, "loss": 0.0},
@@ -33,7 +33,7 @@ class FakeNode:
             },
             {
                 "node_id": BOBBY,
-                "short": BOBBY[:12],
+                "short": BOBBY[:8],
                 "petname": None,
                 "linked": False,
                 "link": None,
@@ -43,7 +43,7 @@ class FakeNode:
             },
             {
                 "node_id": CAROL,
-                "short": CAROL[:12],
+                "short": CAROL[:8],
                 "petname": None,
                 "linked": False,
                 "link": None,
@@ -83,7 +83,7 @@ class FakeNode:
     def identity(self) -> Any:
         return {
             "node_id": ALICE,
-            "short": ALICE[:12],
+            "short": ALICE[:8],
             "mesh_address": "fd00::1",
             "version": "0.1.0",
         }
@@ -111,7 +111,7 @@ class FakeNode:
         return {}
 
     def links(self) -> Any:
-        return []
+        return {"links": [{"peer": BOB, "age": 3725.0, "endpoint": "tcp:127.0.0.1:4101"}]}
 
     def routes(self) -> Any:
         return self.route_answer

@@ -75,17 +75,17 @@ def test_peers_table_names_states_and_quality() -> None:
     text = render_peers(FakeNode().peers())
     rows = [line.split() for line in text.splitlines()]
     assert rows[0] == ["NAME", "ID", "STATE", "ENDPOINT", "RELAYS", "RTT", "LOSS"]
-    assert rows[1] == ["bob", BOB[:12], "linked", "tcp:127.0.0.1:4101", "0", "4.2", "ms", "0%"]
-    assert rows[2] == ["-", BOBBY[:12], "dialing", "tcp:127.0.0.1:4102", "-", "-", "-"]
-    assert rows[3] == ["-", CAROL[:12], "in", "mesh", "-", "1", "-", "-"]
+    assert rows[1] == ["bob", BOB[:8], "linked", "tcp:127.0.0.1:4101", "0", "4.2", "ms", "0%"]
+    assert rows[2] == ["-", BOBBY[:8], "dialing", "tcp:127.0.0.1:4102", "-", "-", "-"]
+    assert rows[3] == ["-", CAROL[:8], "in", "mesh", "-", "1", "-", "-"]
     assert render_peers({"peers": []}) == "no peers"
 
 
 def test_routes_view_shows_links_and_paths_with_names() -> None:
     text = render_routes(FakeNode().routes(), names={BOB: "bob"})
     assert "bob" in text and "4.0 ms" in text
-    route = next(line for line in text.splitlines() if line.startswith(CAROL[:12]))
-    assert route.split()[:4] == [CAROL[:12], "1", "bob", ">"]
+    route = next(line for line in text.splitlines() if line.startswith(CAROL[:8]))
+    assert route.split()[:4] == [CAROL[:8], "1", "bob", ">"]
 
 
 def test_status_summary_counts() -> None:

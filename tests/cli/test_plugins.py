@@ -116,7 +116,10 @@ def test_example_plugin_shell_commands_and_auto_reply(echo_installed: list[Path]
     shell.execute('echo "two  spaces" kept')
     assert out[-1] == "two  spaces kept"
     shell.execute("uptime")
-    assert out[-1] == "up 1m 15s"
+    assert out[-1] == "up 1m 15s"  # the fake node reports its uptime
+    node.status = lambda: {"node_id": "x"}  # type: ignore[method-assign]
+    shell.execute("uptime")
+    assert out[-1] == f"on the mesh for 1h 2m 5s (oldest link: to {BOB[:8]})"
     echo = next(p for p in cli_plugins() if p.name == "echo")
     replies: list[str] = []
     message = IncomingMessage(id="m1", sender=BOB, text="ping?")

@@ -63,13 +63,13 @@ def test_tables_and_exit() -> None:
     shell.execute("peers")
     assert out[-1].splitlines()[1].startswith("bob")
     shell.execute("routes")
-    assert "bob > " + CAROL[:12] in out[-1]
+    assert "bob > " + CAROL[:8] in out[-1]
     shell.execute("status")
     assert "known nodes: 2" in out[-1]
     shell.execute("trace " + CAROL[:6])
     lines = out[-1].splitlines()
     assert lines[1].split()[:4] == ["1", "bob", "4.0", "ms"]
-    assert lines[2].split() == ["2", CAROL[:12], "-", "-", "not", "measured", "by", "this", "node"]
+    assert lines[2].split() == ["2", CAROL[:8], "-", "-", "not", "measured", "by", "this", "node"]
     assert shell.execute("exit") is False
     assert shell.execute("quit") is False
 
@@ -161,7 +161,7 @@ def test_completion_of_commands_and_peer_names() -> None:
     shell, _ = _shell(FakeNode())
     assert _complete(shell, "ro") == ["routes"]
     assert "exit" in _complete(shell, "")
-    assert _complete(shell, "chat ") == ["bob", BOB[:21], BOBBY[:21], CAROL[:12]]
+    assert _complete(shell, "chat ") == ["bob", BOB[:21], BOBBY[:21], CAROL[:8]]
     assert _complete(shell, "chat b") == ["bob", BOB[:21], BOBBY[:21]]
     assert _complete(shell, "use bo") == ["bob"]
     assert _complete(shell, "send --to b") == ["bob", BOB[:21], BOBBY[:21]]
@@ -181,15 +181,15 @@ def test_peer_name_cache_refreshes_after_its_ttl_and_survives_a_dead_node() -> N
         return {BOB: "bob"}
 
     cache = PeerNameCache(fetch, ttl=5.0, clock=lambda: now[0])
-    assert cache.names() == ["bob", BOB[:12]]
+    assert cache.names() == ["bob", BOB[:8]]
     now[0] = 4.9
-    assert cache.names() == ["bob", BOB[:12]] and fetched[0] == 1
+    assert cache.names() == ["bob", BOB[:8]] and fetched[0] == 1
     now[0] = 5.0
     assert cache.names() == [] and fetched[0] == 2
     now[0] = 10.0
-    assert cache.names() == ["bob", BOB[:12]]
+    assert cache.names() == ["bob", BOB[:8]]
 
 
 def test_unique_prefixes_grow_past_a_shared_start() -> None:
-    assert unique_prefixes([BOB, BOBBY, CAROL]) == [BOB[:21], BOBBY[:21], CAROL[:12]]
+    assert unique_prefixes([BOB, BOBBY, CAROL]) == [BOB[:21], BOBBY[:21], CAROL[:8]]
     assert unique_prefixes([CAROL[:8]]) == [CAROL[:8]]

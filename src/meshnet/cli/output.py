@@ -28,7 +28,7 @@ __all__ = [
     "table",
 ]
 
-ID_CHARS = 12
+ID_CHARS = 8
 """How many characters of a node id people see in tables (a unique prefix in practice)."""
 
 _MISSING = "-"

@@ -34,7 +34,7 @@ class EchoPlugin(Plugin):
     def shell_commands(self) -> Mapping[str, ShellCommand]:
         return {
             "echo": ShellCommand(run=_echo_shell, usage="TEXT...", help="print the words given"),
-            "uptime": ShellCommand(run=_uptime, help="how long the node has been running"),
+            "uptime": ShellCommand(run=_uptime, help="how long the node has been on the mesh"),
         }
 
     def on_message(self, message: IncomingMessage, reply: Reply) -> None:
@@ -54,11 +54,25 @@ def _echo_shell(context: ShellContext, args: Sequence[str]) -> None:
 
 
 def _uptime(context: ShellContext, args: Sequence[str]) -> None:
+    """The node's uptime if it reports one, else how long it has been on the mesh."""
     status = context.client.status()
     seconds = status.get("uptime") if isinstance(status, dict) else None
-    if not isinstance(seconds, int | float):
-        context.write("this node does not report its uptime")
+    if isinstance(seconds, int | float):
+        context.write(f"up {_duration(seconds)}")
         return
+    answer = context.client.links()
+    links = answer.get("links", []) if isinstance(answer, dict) else []
+    ages = [
+        (link["age"], link["peer"]) for link in links if isinstance(link.get("age"), int | float)
+    ]
+    if not ages:
+        context.write("not linked to the mesh")
+        return
+    age, peer = max(ages)
+    context.write(f"on the mesh for {_duration(age)} (oldest link: to {peer[:8]})")
+
+
+def _duration(seconds: float) -> str:
     total = int(seconds)
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
@@ -66,4 +80,4 @@ def _uptime(context: ShellContext, args: Sequence[str]) -> None:
     parts = [f"{days}d"] if days else []
     parts += [f"{hours}h"] if hours or days else []
     parts += [f"{minutes}m", f"{secs}s"]
-    context.write(f"up {' '.join(parts)}")
+    return " ".join(parts)
