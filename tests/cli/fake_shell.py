@@ -32,10 +32,10 @@ class RepliesNode(FakeNode):
             self.route_answer["routes"].append({"destination": "d" * 52, "path": path})
         return super().routes()
 
-    def outbox(self) -> Any:
+    def outbox(self, *, peer: str | None = None, limit: int = 100) -> Any:
         for message in self.outbox_messages:  # the fake peer is quick: delivered, then read
             message["state"] = "read" if message["state"] == "delivered" else "delivered"
-        return super().outbox()
+        return super().outbox(peer=peer, limit=limit)
 
 
 def main() -> int:

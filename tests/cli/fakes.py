@@ -17,6 +17,11 @@ CAROL = "c" * 52
 BOBBY = "b" * 20 + "y" * 32
 
 
+def message_id(n: int) -> str:
+    """A message id as the API shows it (32 hex digits), made from a counter."""
+    return f"{n:02x}" + "5e" * 15
+
+
 class FakeNode:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -117,7 +122,7 @@ class FakeNode:
         return self.route_answer
 
     def sessions(self) -> Any:
-        return []
+        return {"sessions": [{"peer": CAROL, "srtt": 0.0153, "state": "established"}]}
 
     def send_message(self, to: str, text: str, *, expires_in: float | None = None) -> Any:
         if to == "nobody":
@@ -125,9 +130,11 @@ class FakeNode:
         self.calls.append(("send", (to, text)))
         self.next_id += 1
         message = {
-            "id": f"m{self.next_id}",
+            "id": message_id(self.next_id),
             "peer": BOB,
-            "body": text,
+            "petname": "bob",
+            "text": text,
+            "size": len(text.encode()),
             "state": "pending",
             "created": 1_700_000_000.0 + self.next_id,
         }
@@ -136,16 +143,18 @@ class FakeNode:
 
     def inbox(self, *, peer: str | None = None, unread: bool = False, limit: int = 100) -> Any:
         self.calls.append(("inbox", (peer, unread, limit)))
-        return [m for m in self.inbox_messages if not unread or m.get("read_at") is None][-limit:]
+        found = [m for m in self.inbox_messages if not unread or m.get("read_at") is None]
+        return {"messages": [dict(m) for m in found[-limit:]]}
 
-    def outbox(self) -> Any:
-        return [dict(m) for m in self.outbox_messages]
+    def outbox(self, *, peer: str | None = None, limit: int = 100) -> Any:
+        return {"messages": [dict(m) for m in self.outbox_messages[-limit:]]}
 
     def mark_read(self, message_id: str) -> Any:
         self.calls.append(("mark_read", message_id))
         for message in self.inbox_messages:
             if message["id"] == message_id:
                 message["read_at"] = 1_700_000_100.0
+                message["read"] = True
         return {}
 
     def events(self, kinds: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -155,9 +164,11 @@ class FakeNode:
         self.next_id += 1
         self.inbox_messages.append(
             {
-                "id": f"r{self.next_id}",
+                "id": message_id(self.next_id),
                 "peer": sender,
-                "body": text,
+                "petname": "bob" if sender == BOB else None,
+                "text": text,
+                "size": len(text.encode()),
                 "created": 1_700_000_000.0 + self.next_id,
                 "read_at": None,
             }

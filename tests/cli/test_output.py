@@ -76,8 +76,8 @@ def test_peers_table_names_states_and_quality() -> None:
     rows = [line.split() for line in text.splitlines()]
     assert rows[0] == ["NAME", "ID", "STATE", "ENDPOINT", "RELAYS", "RTT", "LOSS"]
     assert rows[1] == ["bob", BOB[:8], "linked", "tcp:127.0.0.1:4101", "0", "4.2", "ms", "0%"]
-    assert rows[2] == ["-", BOBBY[:8], "dialing", "tcp:127.0.0.1:4102", "-", "-", "-"]
-    assert rows[3] == ["-", CAROL[:8], "in", "mesh", "-", "1", "-", "-"]
+    assert rows[2] == ["-", CAROL[:8], "in", "mesh", "-", "1", "-", "-"]  # nearest first
+    assert rows[3] == ["-", BOBBY[:8], "dialing", "tcp:127.0.0.1:4102", "-", "-", "-"]
     assert render_peers({"peers": []}) == "no peers"
 
 
@@ -96,10 +96,12 @@ def test_status_summary_counts() -> None:
 
 
 def test_message_lines() -> None:
-    incoming = {"id": "1", "peer": BOB, "body": "hi there", "created": 0}
+    incoming = {"id": "1", "peer": BOB, "text": "hi there", "created": 0}
     assert message_line(incoming, name="bob").endswith("] bob: hi there")
-    outgoing = {"id": "2", "peer": BOB, "body": "yo", "state": "delivered"}
+    outgoing = {"id": "2", "peer": BOB, "text": "yo", "state": "delivered"}
     assert message_line(outgoing, outgoing=True).endswith("you: yo  (delivered)")
-    assert message_text({"body": {"base64": "AAAA"}}) == "<3 bytes of binary data>"
-    assert render_inbox([]) == "no messages"
+    assert (
+        message_text({"text": None, "body_base64": "AAAA", "size": 3}) == "<3 bytes of binary data>"
+    )
+    assert render_inbox({"messages": []}) == "no messages"
     assert render_inbox([incoming], names={BOB: "bob"}).endswith("bob: hi there")

@@ -36,7 +36,7 @@ def test_send_quoted_text_to_the_current_peer() -> None:
     shell.execute("use bob")
     shell.execute('send "hello world"')
     assert node.calls[-1] == ("send", ("bob", "hello world"))
-    assert out[-1] == "sent to bob: m1 (pending)"
+    assert out[-1] == "sent to bob: 015e5e5e (pending)"
     shell.execute("send --to carol two words")
     assert node.calls[-1] == ("send", ("carol", "two words"))
 
@@ -68,6 +68,7 @@ def test_tables_and_exit() -> None:
     assert "known nodes: 2" in out[-1]
     shell.execute("trace " + CAROL[:6])
     lines = out[-1].splitlines()
+    assert lines[-1] == "end to end: 15.3 ms (the session's smoothed RTT)"
     assert lines[1].split()[:4] == ["1", "bob", "4.0", "ms"]
     assert lines[2].split() == ["2", CAROL[:8], "-", "-", "not", "measured", "by", "this", "node"]
     assert shell.execute("exit") is False

@@ -11,14 +11,21 @@ node understands (``peer123@tcp:192.168.1.12:4100``); the node resolves the name
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from meshnet.cli.output import field, short_id
 from meshnet.cli.render import items
-from meshnet.errors import LocalError
+from meshnet.errors import LocalError, MeshnetError
 
-__all__ = ["DEFAULT_PORT", "NodeApi", "normalize_address", "peer_names"]
+__all__ = [
+    "DEFAULT_PORT",
+    "MessagingApi",
+    "NodeApi",
+    "messaging",
+    "normalize_address",
+    "peer_names",
+]
 
 DEFAULT_PORT = 4100
 """The port ``meshnet up`` listens on by default, and so the port ``connect`` assumes."""
@@ -26,8 +33,9 @@ DEFAULT_PORT = 4100
 _SCHEMES = ("tcp", "udp")
 
 
+@runtime_checkable
 class NodeApi(Protocol):
-    """The local API calls the CLI makes (``MeshClient`` has every one of them)."""
+    """The local API calls the CLI makes about links, routes and sessions."""
 
     def identity(self) -> Any: ...
     def status(self) -> Any: ...
@@ -37,11 +45,28 @@ class NodeApi(Protocol):
     def links(self) -> Any: ...
     def routes(self) -> Any: ...
     def sessions(self) -> Any: ...
+    def events(self, kinds: Sequence[str] | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+@runtime_checkable
+class MessagingApi(Protocol):
+    """The local API calls about messages."""
+
     def send_message(self, to: str, text: str, *, expires_in: float | None = None) -> Any: ...
     def inbox(self, *, peer: str | None = None, unread: bool = False, limit: int = 100) -> Any: ...
-    def outbox(self) -> Any: ...
+    def outbox(self, *, peer: str | None = None, limit: int = 100) -> Any: ...
     def mark_read(self, message_id: str) -> Any: ...
-    def events(self, kinds: Iterable[str] | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+def messaging(api: object) -> MessagingApi:
+    """``api`` as a messaging client.
+
+    Raises:
+        MeshnetError: this client has no messaging calls (an older ``MeshClient``).
+    """
+    if isinstance(api, MessagingApi):
+        return api
+    raise MeshnetError("this version of the node's API client has no messaging calls")
 
 
 def normalize_address(text: str) -> str:

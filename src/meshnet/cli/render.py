@@ -62,7 +62,7 @@ def render_identity(identity: Any) -> str:
 
 
 def render_peers(peers: Any) -> str:
-    """One row per node the node knows: neighbours, configured peers, nodes seen."""
+    """One row per node the node knows, nearest first: neighbours, then by relays."""
     rows = []
     for peer in items(peers, "peers"):
         route = field(peer, "route")
@@ -77,6 +77,7 @@ def render_peers(peers: Any) -> str:
                 format_loss(field(peer, "link.loss", "loss")),
             )
         )
+    rows.sort(key=lambda row: (row[4] is None, row[4] or 0, row[0] or "~", row[1]))
     headers = ("name", "id", "state", "endpoint", "relays", "rtt", "loss")
     return table(headers, rows, empty="no peers")
 
@@ -192,14 +193,12 @@ def message_line(message: Any, *, outgoing: bool = False, name: str | None = Non
 
 
 def message_text(message: Any) -> str:
-    """The text of a message (its body; binary bodies are shown as their size)."""
-    body = field(message, "text", "body", default="")
-    if isinstance(body, str):
-        return body
-    encoded = field(body, "base64")
-    if isinstance(encoded, str):
-        return f"<{len(encoded) * 3 // 4} bytes of binary data>"
-    return str(body)
+    """The text of a message; a body that is not UTF-8 is shown as its size."""
+    text = field(message, "text")
+    if isinstance(text, str):
+        return text
+    size = field(message, "size")
+    return f"<{size} bytes of binary data>" if isinstance(size, int) else "<binary data>"
 
 
 def render_inbox(messages: Any, *, names: Mapping[str, str] | None = None) -> str:
@@ -211,7 +210,12 @@ def render_inbox(messages: Any, *, names: Mapping[str, str] | None = None) -> st
     return "\n".join(lines) if lines else "no messages"
 
 
-def render_trace(hops: Sequence[Any], *, names: Mapping[str, str] | None = None) -> str:
+def render_trace(
+    hops: Sequence[Any],
+    *,
+    names: Mapping[str, str] | None = None,
+    end_to_end: float | None = None,
+) -> str:
     names = names or {}
     rows = [
         (
@@ -223,4 +227,7 @@ def render_trace(hops: Sequence[Any], *, names: Mapping[str, str] | None = None)
         )
         for i, hop in enumerate(hops, start=1)
     ]
-    return table(("hop", "node", "rtt", "loss", "note"), rows, empty="no route")
+    text = table(("hop", "node", "rtt", "loss", "note"), rows, empty="no route")
+    if end_to_end is not None:
+        text += f"\nend to end: {format_rtt(end_to_end)} (the session's smoothed RTT)"
+    return text

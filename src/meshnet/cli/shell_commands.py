@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from meshnet.cli.output import field, short_id
-from meshnet.cli.remote import normalize_address
+from meshnet.cli.remote import messaging, normalize_address
 from meshnet.cli.render import (
     items,
     render_identity,
@@ -22,7 +22,7 @@ from meshnet.cli.render import (
     render_trace,
 )
 from meshnet.cli.shell import Shell, ShellUsageError
-from meshnet.cli.trace import trace_hops
+from meshnet.cli.trace import end_to_end_rtt, trace_hops
 from meshnet.plugins import ShellCommand, ShellContext
 
 __all__ = ["BUILTINS"]
@@ -127,7 +127,7 @@ def _send(context: ShellContext, args: Sequence[str]) -> None:
         raise ShellUsageError("nothing to send")
     if peer is None:
         raise ShellUsageError("no current peer: use 'connect', 'use PEER' or 'chat PEER' first")
-    answer = shell.api.send_message(peer, " ".join(words))
+    answer = messaging(shell.api).send_message(peer, " ".join(words))
     message_id = field(answer, "id", "message_id")
     status = field(answer, "status", "state", default="stored")
     shell.write(f"sent to {peer}: {short_id(message_id)} ({status})")
@@ -140,7 +140,7 @@ def _inbox(context: ShellContext, args: Sequence[str]) -> None:
     words = [w for w in words if w != "--unread"]
     if len(words) > 1:
         raise ShellUsageError("at most one peer")
-    messages = shell.api.inbox(peer=words[0] if words else None, unread=unread)
+    messages = messaging(shell.api).inbox(peer=words[0] if words else None, unread=unread)
     shell.write(render_inbox(messages, names=shell.peer_names()))
 
 
@@ -154,7 +154,7 @@ def _chat(context: ShellContext, args: Sequence[str]) -> None:
 
         chat(shell, args[0])
         return
-    history = items(shell.api.inbox(peer=args[0], limit=20), "messages")
+    history = items(messaging(shell.api).inbox(peer=args[0], limit=20), "messages")
     shell.write(f"chat with {args[0]} (current peer; 'send TEXT' writes to it)")
     if history:
         shell.write(render_inbox(history, names=shell.peer_names()))
@@ -164,7 +164,9 @@ def _trace(context: ShellContext, args: Sequence[str]) -> None:
     shell = _shell(context)
     peer = _peer_arg(shell, args)
     names = shell.peer_names()
-    shell.write(render_trace(trace_hops(shell.api, peer), names=names))
+    hops = trace_hops(shell.api, peer)
+    rtt = end_to_end_rtt(shell.api, hops[-1]["node_id"]) if hops else None
+    shell.write(render_trace(hops, names=names, end_to_end=rtt))
 
 
 BUILTINS: dict[str, ShellCommand] = {

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from meshnet.cli.output import error_line, field
-from meshnet.cli.remote import NodeApi
-from meshnet.cli.render import items, message_line, render_routes
+from meshnet.cli.remote import MessagingApi, NodeApi, messaging
+from meshnet.cli.render import items, message_line, message_text, render_routes
 from meshnet.cli.shell import Shell
 from meshnet.errors import MeshnetError
 
@@ -88,7 +88,7 @@ class Follower:
 class Conversation:
     """The messages between this node and one peer, and what changed since last asked."""
 
-    def __init__(self, api: NodeApi, peer: str, *, name: str | None = None) -> None:
+    def __init__(self, api: MessagingApi, peer: str, *, name: str | None = None) -> None:
         self._api = api
         self.peer = peer
         self.peer_id: str | None = None
@@ -120,7 +120,7 @@ class Conversation:
             lines.append((created, message_line(message, name=self._name)))
             if field(message, "read_at") is None and message_id is not None:
                 self._api.mark_read(str(message_id))
-        for message in items(self._api.outbox(), "messages"):
+        for message in items(self._api.outbox(peer=self.peer, limit=50), "messages"):
             lines.extend(self._outgoing(message))
         lines.sort(key=lambda pair: pair[0] if isinstance(pair[0], int | float) else 0.0)
         return [line for _, line in lines]
@@ -130,14 +130,12 @@ class Conversation:
         state = str(field(message, "state", "status", default="pending"))
         created = field(message, "created", default=0.0)
         if message_id not in self._states:
-            if self.peer_id is None or field(message, "peer", "to") != self.peer_id:
-                return []
             self._states[message_id] = state
             return [(created, message_line(message, outgoing=True))]
         if self._states[message_id] == state:
             return []
         self._states[message_id] = state
-        text = self._texts.get(message_id) or field(message, "body", "text", default="")
+        text = self._texts.get(message_id) or message_text(message)
         return [(created, f"  {_RECEIPTS.get(state, state)}: {text}")]
 
 
@@ -146,7 +144,7 @@ def chat(shell: Shell, peer: str) -> None:
     from prompt_toolkit import PromptSession  # noqa: PLC0415 (terminal only)
     from prompt_toolkit.patch_stdout import patch_stdout  # noqa: PLC0415
 
-    api = shell.api
+    api = messaging(shell.api)
     names = shell.peer_names()
     conversation = Conversation(api, peer, name=_petname(names, peer))
     lock = threading.Lock()
@@ -162,7 +160,7 @@ def chat(shell: Shell, peer: str) -> None:
 
     shell.write(f"chat with {peer}: type a line and Enter to send it; /exit or Ctrl-D leaves")
     session: PromptSession[str] = PromptSession()
-    with patch_stdout(raw=True), Follower(api, show):
+    with patch_stdout(raw=True), Follower(shell.api, show):
         while True:
             try:
                 text = session.prompt(f"{peer}> ")

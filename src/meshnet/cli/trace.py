@@ -4,7 +4,8 @@ When the node's API offers an end-to-end trace (every hop pinged), that is used.
 the trace is read from ``routes``: the source route in use to the destination, with
 our own link's RTT and loss from our measurements and each further link's from the
 announcement of the relay at its near end (what that relay measured and flooded).
-Nothing is estimated: a link nobody reported shows ``-``.
+Nothing is estimated: a link nobody reported shows ``-``. Below the hops, the
+end-to-end session's smoothed RTT to the destination, when there is a session.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from meshnet.cli.remote import NodeApi
 from meshnet.cli.render import items
 from meshnet.errors import LocalError
 
-__all__ = ["resolve_destination", "route_trace", "trace_hops"]
+__all__ = ["end_to_end_rtt", "resolve_destination", "route_trace", "trace_hops"]
 
 
 def trace_hops(api: NodeApi, peer: str) -> list[dict[str, Any]]:
@@ -26,6 +27,15 @@ def trace_hops(api: NodeApi, peer: str) -> list[dict[str, Any]]:
     if callable(probe):
         return [dict(hop) for hop in items(probe(peer), "hops") if isinstance(hop, Mapping)]
     return route_trace(api.routes(), api.peers(), peer)
+
+
+def end_to_end_rtt(api: NodeApi, destination: str) -> float | None:
+    """The smoothed RTT of our end-to-end session with ``destination``, if one is measured."""
+    for session in items(api.sessions(), "sessions"):
+        if field(session, "peer") == destination:
+            rtt = field(session, "srtt")
+            return float(rtt) if isinstance(rtt, int | float) else None
+    return None
 
 
 def resolve_destination(routes: Any, peers: Any, peer: str) -> str:

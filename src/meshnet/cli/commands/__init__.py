@@ -4,8 +4,28 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from meshnet.cli.commands import daemon, identity, init, plugins, sim
+from meshnet.cli.commands import (
+    daemon,
+    identity,
+    init,
+    message,
+    node,
+    plugins,
+    probe,
+    shell,
+    sim,
+)
 
 __all__ = ["COMMAND_GROUPS"]
 
-COMMAND_GROUPS: list[ModuleType] = [init, identity, daemon, sim, plugins]
+COMMAND_GROUPS: list[ModuleType] = [
+    init,
+    identity,
+    daemon,
+    sim,
+    node,
+    message,
+    probe,
+    shell,
+    plugins,  # last: plug-ins add their subcommands after every built-in one
+]

@@ -1,0 +1,45 @@
+"""``make demo`` without a terminal: five real node processes, the tour, then a clean stop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from meshnet.demo import NO_API
+
+
+def _demo_nodes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if "up" in cmdline and any("meshnet-demo-" in part for part in cmdline):
+            found.append(proc)
+    return found
+
+
+def test_demo_runs_the_tour_across_relays_and_stops_everything() -> None:
+    before = {p.pid for p in _demo_nodes()}
+    done = subprocess.run(
+        [sys.executable, "-m", "meshnet.demo"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = done.stdout
+    assert out.count("listening on tcp:127.0.0.1:") == 5
+    assert {p.pid for p in _demo_nodes()} <= before  # nothing the demo started is left
+    if NO_API in out:  # TODO(#7): meshnet up does not start the API server yet
+        pytest.skip("meshnet up serves no local API yet: the demo cannot open the shell")
+    assert "erin sent alice a message through 3 relays" in out
+    assert "meshnet> peers" in out and "meshnet> chat erin" in out
+    assert "bob > carol > dave > erin" in out  # the route really crosses the relays
+    assert "erin: hello alice, this is erin, 4 hops away" in out
+    assert 'erin received alice\'s "hello", relayed end to end.' in out
+    assert "stopping every node..." in out
+    assert {p.pid for p in _demo_nodes()} <= before  # nothing the demo started is left
