@@ -43,3 +43,41 @@ def test_demo_runs_the_tour_across_relays_and_stops_everything() -> None:
     assert 'erin received alice\'s "hello", relayed end to end.' in out
     assert "stopping every node..." in out
     assert {p.pid for p in _demo_nodes()} <= before  # nothing the demo started is left
+
+
+def test_demo_at_a_terminal_opens_the_shell_and_stops_on_exit() -> None:
+    import pexpect
+
+    before = {p.pid for p in _demo_nodes()}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "meshnet.demo", "--nodes", "3"],
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(40, 160),
+        env={
+            "TERM": "xterm",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": ":".join(sys.path),
+            "PROMPT_TOOLKIT_NO_CPR": "1",
+        },
+    )
+    try:
+        index = child.expect_exact(["Type 'help'", NO_API])  # the shell's greeting
+        if index == 1:  # TODO(#7): meshnet up does not start the API server yet
+            child.sendintr()
+            child.expect_exact("stopping every node...")
+            child.expect(pexpect.EOF)
+            pytest.skip("meshnet up serves no local API yet: the demo cannot open the shell")
+        child.expect_exact("meshnet>")
+        child.sendintr()  # Ctrl-C at the prompt abandons the line; the nodes keep running
+        child.sendline("peers")
+        child.expect_exact("bob")
+        child.expect_exact("linked")
+        child.sendline("exit")
+        child.expect_exact("stopping every node...")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert {p.pid for p in _demo_nodes()} <= before
