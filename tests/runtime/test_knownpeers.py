@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import stat
@@ -106,3 +107,48 @@ def test_any_json_document_loads_or_is_refused_cleanly(document: object) -> None
         path.write_text(json.dumps(document))
         with contextlib.suppress(KnownPeersError):
             KnownPeers.load(path)
+
+
+def test_a_first_contact_is_pinned_and_a_new_key_at_that_address_is_refused_later(
+    tmp_path: Path,
+) -> None:
+    from tests.runtime.support import make_node, run, started
+
+    from meshnet.node.events import PeerConnected, PeerDialFailed
+    from meshnet.runtime.driver import NodeDriver
+
+    path = tmp_path / "known_peers.json"
+
+    async def main() -> None:
+        b = await started("b", ["tcp:127.0.0.1:0"])
+        endpoint = b.listening[0]
+        a = NodeDriver(make_node("a"), known_peers=KnownPeers.load(path))
+        await a.start([])
+        try:
+            linked = a.subscribe(kinds=[PeerConnected])
+            a.connect(endpoint)  # no node id: trust on first use
+            first = await asyncio.wait_for(linked.wait_for(PeerConnected), 20)
+            assert first.first_contact and first.peer == b.node.identity.node_id
+        finally:
+            await a.stop()
+            await b.stop()
+        assert KnownPeers.load(path).expected(endpoint) == b.node.identity.node_id
+        # Another node now answers at that address; a restarted `a` must refuse it.
+        port = endpoint.rsplit(":", 1)[1]
+        impostor = await started("impostor", [f"tcp:127.0.0.1:{port}"])
+        again = NodeDriver(make_node("a"), known_peers=KnownPeers.load(path))
+        await again.start([])
+        try:
+            watch = again.subscribe(kinds=[PeerConnected, PeerDialFailed])
+            again.connect(endpoint)
+            failed = await asyncio.wait_for(watch.wait_for(PeerDialFailed), 20)
+            assert failed.reason == (
+                f"expected peer {b.node.identity.node_id} "
+                f"but the peer proved {impostor.node.identity.node_id}"
+            )
+            assert again.node.link_to(impostor.node.identity.node_id) is None
+        finally:
+            await again.stop()
+            await impostor.stop()
+
+    run(main())

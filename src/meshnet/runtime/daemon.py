@@ -46,6 +46,7 @@ from meshnet.runtime.endpoints import parse_peer_address
 from meshnet.runtime.eventlog import LOGGER, describe_event, event_level, json_line, setup_logging
 from meshnet.runtime.home import Home
 from meshnet.runtime.keyfile import load_identity, save_identity
+from meshnet.runtime.knownpeers import KnownPeers
 from meshnet.runtime.msgstore import SqliteMessageStore
 from meshnet.runtime.subscriptions import Subscription
 from meshnet.services.messaging import MessagingConfig
@@ -151,7 +152,8 @@ class _Daemon:
             message_store=self.store,
             wall_offset=time.time() - self.loop.time(),
         )
-        self.driver = NodeDriver(node)
+        known = KnownPeers.load(self.home.known_peers)
+        self.driver = NodeDriver(node, known_peers=known)
         self.events = self.driver.subscribe()
 
     async def start(self) -> None:

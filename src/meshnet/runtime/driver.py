@@ -37,6 +37,7 @@ import enum
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -45,10 +46,11 @@ from meshnet.errors import ConfigError, StateError
 from meshnet.ids import MessageId, StreamId, TransportId
 from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
-from meshnet.node.events import NodeEvent, PeerDisconnected
+from meshnet.node.events import NodeEvent, PeerConnected, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
 from meshnet.runtime.interfaces import announceable_endpoints
+from meshnet.runtime.knownpeers import KnownPeers, KnownPeersError
 from meshnet.runtime.pings import PING_EVENTS, PingWaiters, TraceHop
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
@@ -80,10 +82,19 @@ class NodeDriver:
     Args:
         node: the node to drive (the driver is its only IO provider from now on).
         config: the driver's own limits.
+        known_peers: the trust-on-first-use record: ``connect`` without a node id
+            expects the identity pinned for the endpoint, and a first contact is pinned.
     """
 
-    def __init__(self, node: Node, *, config: RuntimeConfig | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        *,
+        config: RuntimeConfig | None = None,
+        known_peers: KnownPeers | None = None,
+    ) -> None:
         self.node = node
+        self._known = known_peers
         self._config = config or RuntimeConfig()
         self._max_frame = self._config.max_frame or node.config.link.max_payload + _FRAME_SLACK
         self._state = _State.NEW
@@ -310,6 +321,8 @@ class NodeDriver:
         """
         self._require_running()
         canonical = str(parse_endpoint(endpoint))
+        if expected_peer is None and self._known is not None:
+            expected_peer = self._known.expected(canonical)
         self.node.connect(canonical, self.now(), expected_peer=expected_peer)
         self._pump()
         return canonical
@@ -601,6 +614,8 @@ class NodeDriver:
                 while (event := node.next_event()) is not None:
                     if isinstance(event, PeerDisconnected):
                         self._counters[f"link_closed_{event.reason}"] += 1
+                    elif isinstance(event, PeerConnected) and event.first_contact:
+                        self._pin(event)
                     elif isinstance(event, WAKING_EVENTS) and self._writers:
                         self._writers.on_event(event)
                     elif isinstance(event, PING_EVENTS) and self._pings:
@@ -612,6 +627,17 @@ class NodeDriver:
             self._pumping = False
         if self._state is _State.RUNNING:
             self._arm_timer()
+
+    def _pin(self, event: PeerConnected) -> None:
+        """Record a first contact's identity for its endpoint (trust on first use)."""
+        if self._known is None:
+            return
+        try:
+            if self._known.record(event.endpoint, event.peer, time.time()):
+                log.info("trusting %s at %s from now on", event.peer.short(), event.endpoint)
+        except KnownPeersError as exc:
+            self.count("known_peers_write_failed")
+            log.warning("%s", exc)
 
     def _flush(self, out: list[tuple[TransportId, bytes]]) -> None:
         carriers = self._carriers
