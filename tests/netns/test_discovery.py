@@ -5,7 +5,12 @@ bridge by a veth pair, on ``10.201.200.1-3/24`` with a multicast route on that v
 no route anywhere else. Each node runs ``python -m meshnet up --json`` listening on
 ``tcp:0.0.0.0:4100`` with no peer configured; the test reads their JSON event lines
 until every node reports ``PeerConnected`` for both others (the links came from the
-beacons alone). Every wait is bounded; processes and namespaces go in ``finally``.
+beacons alone). Then two of the nodes that found each other this way exchange a message
+end to end: three ``node_proc.py --discovery`` processes (the same ``Discovery`` as
+``meshnet up``, plus a command channel) link up, node 1 sends node 3 a message over
+the messaging service, node 3 receives it from node 1's proven id, node 1 gets the
+delivered receipt and, once node 3 marks it read, the read receipt. Every wait is
+bounded; processes and namespaces go in ``finally``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.netns.world import PORT, ip, require_netns
+from tests.netns.world import PORT, NodeProcess, ip, require_netns
 from tests.runtime.support import run
 
 from meshnet.crypto.identity import NodeId
@@ -197,3 +202,40 @@ def test_no_discovery_turns_the_beacons_off(lan: Lan, tmp_path: Path) -> None:
             await daemon.close()
 
     run(scenario(), bound=60)
+
+
+async def message_after_discovery(lan: Lan) -> None:
+    nodes: list[NodeProcess] = []
+    try:
+        for i, ns in enumerate(lan.nodes, start=1):
+            listen = ("--listen", f"tcp:0.0.0.0:{PORT}", "--discovery")
+            nodes.append(await NodeProcess.start(ns, f"lan{i}", *listen))
+        assert all(node.seen("started")[0]["discovery"] for node in nodes)
+        for node in nodes:
+            others = {other.node_id for other in nodes} - {node.node_id}
+            for _ in others:
+                up = await node.expect(lambda e: e["event"] == "connected")
+                assert up["peer"] in others
+        sender, receiver = nodes[0], nodes[2]
+        sender.command(cmd="route", peer=receiver.node_id)  # its identity record is known
+        route = await sender.expect(lambda e: e["event"] == "route")
+        assert route["path"] == [receiver.node_id]
+        sender.command(cmd="message", peer=receiver.node_id, text="found you on the LAN")
+        sent = await sender.expect(lambda e: e["event"] == "message_sent")
+
+        got = await receiver.expect(lambda e: e["event"] == "MessageReceived")
+        assert (got["id"], got["peer"]) == (sent["id"], sender.node_id)
+        assert got["body"] == "found you on the LAN"
+        delivered = await sender.expect(lambda e: e["event"] == "MessageDelivered")
+        assert (delivered["id"], delivered["peer"]) == (sent["id"], receiver.node_id)
+        receiver.command(cmd="mark_read", id=got["id"])
+        read = await sender.expect(lambda e: e["event"] == "MessageRead")
+        assert (read["id"], read["peer"]) == (sent["id"], receiver.node_id)
+        assert nodes[1].seen("MessageReceived") == []  # only its addressee got it
+    finally:
+        for node in nodes:
+            await node.close()
+
+
+def test_nodes_found_by_discovery_exchange_a_message(lan: Lan) -> None:
+    run(message_after_discovery(lan), bound=90)
