@@ -23,13 +23,12 @@ from tests.runtime.support import started
 
 from meshnet.api.openapi import openapi_document
 from meshnet.api.routes import ROUTES
-from meshnet.crypto.identity import IdentityRecord, NodeId
+from meshnet.crypto.identity import NodeId
 from meshnet.errors import ConfigError
 from meshnet.node.events import PeerConnected
 from meshnet.runtime.apiserver import ApiServer
 from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.endpoints import parse_endpoint
-from meshnet.runtime.transports import RuntimeStatus
 
 TOKEN = "fuzz-token"
 BOUND = 30.0
@@ -52,23 +51,13 @@ class LoopbackOnly:
     def __init__(self, driver: NodeDriver) -> None:
         self.driver = driver
 
-    @property
-    def identity_record(self) -> IdentityRecord:
-        return self.driver.identity_record
-
-    def status(self) -> RuntimeStatus:
-        return self.driver.status()
-
-    def route_to(self, peer: NodeId) -> tuple[NodeId, ...] | None:
-        return self.driver.route_to(peer)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.driver, name)
 
     def connect(self, endpoint: str, *, expected_peer: NodeId | None = None) -> str:
         if parse_endpoint(endpoint).host not in ("127.0.0.1", "::1"):
             raise ConfigError("this test node dials loopback only")
         return self.driver.connect(endpoint, expected_peer=expected_peer)
-
-    def disconnect(self, endpoint: str) -> None:
-        self.driver.disconnect(endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +76,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             socket_path=directory / "api.sock",
             tcp_port=0,
             token=TOKEN,
-            control=LoopbackOnly(driver),
+            control=LoopbackOnly(driver),  # type: ignore[arg-type]
         )
         await server.start()
         sub = driver.subscribe(kinds=[PeerConnected])

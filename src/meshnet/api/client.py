@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -113,6 +114,42 @@ class MeshClient:
 
     def sessions(self) -> JSON:
         return self._call("GET", "/v1/sessions")
+
+    def send_message(self, to: str, text: str, *, expires_in: float | None = None) -> JSON:
+        """Send ``text`` to ``to``; returns once the daemon has stored it (the sent record)."""
+        body: dict[str, JSON] = {"to": to, "text": text}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        return self._call("POST", "/v1/messages", body)
+
+    def send_bytes(self, to: str, body: bytes, *, expires_in: float | None = None) -> JSON:
+        """Send a binary body (``body_base64``)."""
+        payload: dict[str, JSON] = {"to": to, "body_base64": base64.b64encode(body).decode()}
+        if expires_in is not None:
+            payload["expires_in"] = expires_in
+        return self._call("POST", "/v1/messages", payload)
+
+    def inbox(self, *, peer: str | None = None, unread: bool = False, limit: int = 100) -> JSON:
+        """``{"messages": [...]}``: messages delivered to this node, oldest first."""
+        query: dict[str, str] = {"limit": str(limit)}
+        if peer is not None:
+            query["peer"] = peer
+        if unread:
+            query["unread"] = "true"
+        return self._call("GET", "/v1/messages/inbox?" + urllib.parse.urlencode(query))
+
+    def outbox(self, *, peer: str | None = None, limit: int = 100) -> JSON:
+        """``{"messages": [...]}``: messages this node sent, in any state."""
+        query: dict[str, str] = {"limit": str(limit)}
+        if peer is not None:
+            query["peer"] = peer
+        return self._call("GET", "/v1/messages/outbox?" + urllib.parse.urlencode(query))
+
+    def mark_read(self, message_id: str) -> JSON:
+        return self._call("POST", f"/v1/messages/{_segment(message_id)}/read")
+
+    def cancel_message(self, message_id: str) -> JSON:
+        return self._call("DELETE", f"/v1/messages/{_segment(message_id)}")
 
     def metrics(self) -> str:
         """The Prometheus text exposition."""
@@ -239,3 +276,7 @@ class MeshClient:
         if 400 <= status < 500:
             raise ApiError(status, code, message, candidates=candidates)
         raise DaemonError(f"the daemon failed ({status} {code}): {message}")
+
+
+def _segment(text: str) -> str:
+    return urllib.parse.quote(text, safe="")

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
+from meshnet.ids import MessageId
 from meshnet.node.status import NodeStatus
+from meshnet.services.messaging import IncomingMessage, OutgoingMessage
 
 __all__ = ["DriverSnapshot", "NodeControl"]
 
@@ -76,4 +78,39 @@ class NodeControl(Protocol):
             ConfigError: the endpoint is malformed.
             UnknownPeerError: no such endpoint is configured.
         """
+        ...
+
+    def send_message(
+        self, peer: NodeId, body: bytes, *, expires_in: float | None = None
+    ) -> MessageId:
+        """Send a message; it is committed to the message store when this returns.
+
+        Raises:
+            LocalError: ``peer`` is this node, the body is too large or ``expires_in`` is
+                not positive (a subclass when the store cannot commit).
+        """
+        ...
+
+    def cancel_message(self, message_id: MessageId) -> None:
+        """Stop retrying a sent message.
+
+        Raises:
+            LocalError: no sent message has this id. StateError: it is settled already.
+        """
+        ...
+
+    def mark_read(self, message_id: MessageId) -> None:
+        """Mark a received message read (its sender gets a read receipt).
+
+        Raises:
+            LocalError: no received message has this id. StateError: it is held.
+        """
+        ...
+
+    def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
+        """The newest ``limit`` received messages, oldest first."""
+        ...
+
+    def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
+        """The newest ``limit`` sent messages (any state), oldest first."""
         ...

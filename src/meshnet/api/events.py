@@ -13,8 +13,8 @@ from __future__ import annotations
 import typing
 
 from meshnet.api.errors import ApiError
-from meshnet.api.schema import JSONValue, event_to_json
-from meshnet.node.events import NodeEvent
+from meshnet.api.shapes import JSONValue, encode
+from meshnet.node.events import MessageReceived, NodeEvent
 
 __all__ = [
     "EVENT_KINDS",
@@ -55,8 +55,19 @@ def parse_kinds(text: str | None) -> tuple[type[NodeEvent], ...] | None:
 
 
 def node_event_json(event: NodeEvent) -> dict[str, JSONValue]:
-    """A node event as the stream sends it: ``{"event": CLASS, ...fields}``."""
-    return event_to_json(event)
+    """A node event as the stream sends it: ``{"event": CLASS, ...fields}``.
+
+    Fields are encoded by type (``shapes.encode``): node ids as text, message ids as
+    hex, bytes as base64; ``MessageReceived`` also has ``text`` (null when the body is
+    not UTF-8).
+    """
+    body = {"event": type(event).__name__, **encode(event, type(event))}
+    if isinstance(event, MessageReceived):
+        try:
+            body["text"] = event.body.decode("utf-8")
+        except UnicodeDecodeError:
+            body["text"] = None
+    return body
 
 
 def subscribed_json(kinds: tuple[type[NodeEvent], ...] | None) -> dict[str, JSONValue]:

@@ -151,6 +151,7 @@ class ApiHandlers:
                 routing=_counts(node.routing.counters.drops),
                 session=_counts(node.sessions.drops),
             ),
+            messaging=node.messaging,
         )
 
     # -- peers -----------------------------------------------------------------------

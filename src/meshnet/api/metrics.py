@@ -184,4 +184,28 @@ def render_metrics(snap: DriverSnapshot) -> str:
         "Packets declared lost.",
         [((("peer", s.peer),), s.retransmits) for s in sessions.sessions],
     )
+    mail = node.messaging
+    out.gauge(
+        "meshnet_messages_outbox_pending",
+        "Messages sent and not yet delivered.",
+        mail.outbox_pending,
+    )
+    out.gauge(
+        "meshnet_messages_inbox_held",
+        "Received messages waiting for an earlier one.",
+        mail.inbox_held,
+    )
+    out.gauge(
+        "meshnet_messages_peers_sending",
+        "Peers we hold undelivered messages for.",
+        mail.peers_sending,
+    )
+    out.gauge("meshnet_messages_streams_open", "Messaging streams open.", mail.streams_open)
+    out.gauge("meshnet_mailbox_held", "Sealed messages held for other nodes.", mail.mailbox_held)
+    out.family(
+        "meshnet_messages_refused_total",
+        "counter",
+        "Messaging frames refused, by reason.",
+        [((("reason", r),), n) for r, n in sorted(mail.drops)],
+    )
     return out.text()

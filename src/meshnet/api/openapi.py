@@ -34,8 +34,8 @@ _REASONS = {
     401: "Missing or wrong bearer token (TCP listener only)",
     404: "No such node, endpoint or object",
     409: "The name is ambiguous, or the node is in the wrong state for this",
-    413: f"The body is over {MAX_BODY} bytes",
-    415: "The body is not application/json",
+    413: f"The body is over {MAX_BODY} bytes (or a message body over its limit)",
+    503: "The message store could not commit; nothing was accepted",
 }
 
 _DESCRIPTION = (
@@ -87,7 +87,7 @@ def _operation(route: Route, schemas: Schemas) -> JSONValue:
                 }
             },
         }
-        statuses |= {413, 415}
+        statuses.add(413)
     responses: dict[str, JSONValue] = {}
     if route.kind == "json":
         responses[str(route.status)] = {

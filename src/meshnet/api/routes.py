@@ -13,16 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from meshnet.api import messages
 from meshnet.api.events import MAX_KINDS_TEXT
 from meshnet.api.handlers import ApiHandlers, Request
+from meshnet.api.messages import MAX_LIMIT, MESSAGE_MAX_BODY
 from meshnet.api.names import MAX_NAME
 from meshnet.api.schema import (
     ConnectResult,
     DisconnectResult,
     IdentityView,
     LinksView,
+    MessageChanged,
     PeersView,
+    ReceivedMessagesView,
     RoutesView,
+    SentMessagesView,
+    SentMessageView,
     SessionsView,
     StatusView,
 )
@@ -60,11 +66,33 @@ class Route:
     query: tuple[Field, ...] = ()
     path_params: tuple[Field, ...] = ()
     errors: tuple[int, ...] = ()
-    """The 4xx statuses the handler itself may answer (besides 400/401/413 for input)."""
+    """Statuses the handler itself may answer (besides 400/401/413 for input)."""
     description: str = ""
 
 
 _PEER_ERRORS = (404, 409)
+_MAX_EXPIRY = 10 * 365 * 86400.0
+_PEER_FILTER = Field(
+    name="peer",
+    type="string",
+    max_length=MAX_NAME,
+    description="only messages with this node (petname, id prefix or full id)",
+)
+_LIMIT = Field(
+    name="limit",
+    type="integer",
+    minimum=1,
+    maximum=MAX_LIMIT,
+    description="at most this many, the newest (default 100)",
+)
+_MESSAGE_ID = (
+    Field(
+        name="id",
+        type="string",
+        max_length=64,
+        description="the message id (32 hex digits)",
+    ),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -163,6 +191,93 @@ ROUTES: tuple[Route, ...] = (
         tag="network",
         handler=ApiHandlers.sessions,
         response=SessionsView,
+    ),
+    Route(
+        method="POST",
+        path="/v1/messages",
+        operation="send_message",
+        summary="Send a message; answered once it is durably stored (delivery follows)",
+        tag="messages",
+        handler=messages.send_message,
+        response=SentMessageView,
+        status=201,
+        body=(
+            Field(
+                name="to",
+                type="string",
+                required=True,
+                max_length=MAX_NAME,
+                description="the recipient: petname, id prefix or full id",
+            ),
+            Field(
+                name="text",
+                type="string",
+                max_length=MESSAGE_MAX_BODY,
+                description="the body as text (give this or body_base64)",
+            ),
+            Field(
+                name="body_base64",
+                type="string",
+                max_length=4 * -(-MESSAGE_MAX_BODY // 3),
+                description="the body as base64 (give this or text)",
+            ),
+            Field(
+                name="expires_in",
+                type="number",
+                minimum=1.0,
+                maximum=_MAX_EXPIRY,
+                description="seconds to keep trying before giving up (default: the node's)",
+            ),
+        ),
+        errors=(404, 409, 413, 503),
+    ),
+    Route(
+        method="GET",
+        path="/v1/messages/inbox",
+        operation="inbox",
+        summary="Messages delivered to this node, oldest first",
+        tag="messages",
+        handler=messages.inbox,
+        response=ReceivedMessagesView,
+        query=(
+            _PEER_FILTER,
+            Field(name="unread", type="boolean", description="only those not marked read"),
+            _LIMIT,
+        ),
+        errors=_PEER_ERRORS,
+    ),
+    Route(
+        method="GET",
+        path="/v1/messages/outbox",
+        operation="outbox",
+        summary="Messages this node sent, in any state (pending, delivered, read ...)",
+        tag="messages",
+        handler=messages.outbox,
+        response=SentMessagesView,
+        query=(_PEER_FILTER, _LIMIT),
+        errors=_PEER_ERRORS,
+    ),
+    Route(
+        method="POST",
+        path="/v1/messages/{id}/read",
+        operation="mark_read",
+        summary="Mark a received message read (its sender gets a read receipt)",
+        tag="messages",
+        handler=messages.mark_read,
+        response=MessageChanged,
+        path_params=_MESSAGE_ID,
+        errors=(404, 409),
+    ),
+    Route(
+        method="DELETE",
+        path="/v1/messages/{id}",
+        operation="cancel_message",
+        summary="Cancel a sent message not delivered yet (it is no longer retried)",
+        tag="messages",
+        handler=messages.cancel_message,
+        response=MessageChanged,
+        path_params=_MESSAGE_ID,
+        errors=(404, 409),
     ),
     Route(
         method="GET",

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
+from meshnet.ids import MessageId
 from meshnet.link.status import LinkStatus
 from meshnet.node.status import PeerInfo
 from meshnet.routing.status import NeighbourLinkInfo, RoutingCounters
+from meshnet.services.messaging import MessagingStatus, OutboxState
 from meshnet.session.status import SessionStatus
 
 __all__ = [
@@ -32,11 +34,16 @@ __all__ = [
     "IdentityView",
     "JSONValue",
     "LinksView",
+    "MessageChanged",
     "PeerLinkView",
     "PeerView",
     "PeersView",
+    "ReceivedMessageView",
+    "ReceivedMessagesView",
     "RouteView",
     "RoutesView",
+    "SentMessageView",
+    "SentMessagesView",
     "SessionsView",
     "StatusView",
     "event_to_json",
@@ -145,6 +152,8 @@ class StatusView:
     counters: Counters
     """The driver's counters (refused, dropped and closed things, by reason)."""
     drops: DropsView
+    messaging: MessagingStatus
+    """Outbox and inbox counts, mailbox, refused messaging frames."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,3 +247,66 @@ class RoutesView:
 class SessionsView:
     sessions: tuple[SessionStatus, ...]
     drops: Counters
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentMessageView:
+    """A message this node sent (its outbox), in any state."""
+
+    id: MessageId
+    peer: NodeId
+    """The recipient."""
+    petname: str | None
+    seq: int
+    """Its place in the conversation with the recipient."""
+    created: float
+    """When ``send`` accepted it, unix seconds."""
+    expires: float
+    """When it is given up if still undelivered, unix seconds."""
+    state: OutboxState
+    delivered_at: float | None
+    read_at: float | None
+    settled_at: float | None
+    """When it was cancelled or expired."""
+    text: str | None
+    """The body as text, when it is UTF-8."""
+    body_base64: str
+    size: int
+    """The body's size in bytes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedMessageView:
+    """A message delivered to this node (its inbox)."""
+
+    id: MessageId
+    peer: NodeId
+    """The authenticated sender."""
+    petname: str | None
+    seq: int
+    created: float
+    """The sender's creation time, unix seconds (its clock)."""
+    received_at: float
+    delivered_at: float | None
+    read_at: float | None
+    read: bool
+    text: str | None
+    body_base64: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentMessagesView:
+    messages: tuple[SentMessageView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivedMessagesView:
+    messages: tuple[ReceivedMessageView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageChanged:
+    id: MessageId
+    state: str
+    """What the message is now: ``read`` (marked read) or ``cancelled``."""

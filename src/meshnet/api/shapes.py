@@ -10,6 +10,7 @@ Python type                                     JSON
 ==============================================  =========================================
 ``str``, ``int`` (and NewTypes of it), ``bool``  the same; ``float`` is a number
 ``NodeId``                                      its base32 text
+``MessageId``                                   its hex text
 ``bytes``                                       base64 text
 an ``enum.Enum``                                its value
 ``X | None``                                    X or null
@@ -39,6 +40,7 @@ from typing import Any, Literal
 from meshnet.api.errors import ApiError
 from meshnet.crypto.identity import NodeId
 from meshnet.crypto.nodeid import NODE_ID_TEXT_LENGTH
+from meshnet.ids import MessageId
 
 __all__ = ["Field", "JSONValue", "Schemas", "encode", "field_schema", "parse_fields"]
 
@@ -59,6 +61,8 @@ def _unwrap_newtype(tp: Any) -> Any:
 
 def encode(value: object, tp: Any) -> JSONValue:
     """The JSON form of ``value``, read as type ``tp`` (see the module's table)."""
+    if tp is MessageId:
+        return typing.cast("bytes", value).hex()
     tp = _unwrap_newtype(tp)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -110,11 +114,18 @@ class Schemas:
                 "maxLength": NODE_ID_TEXT_LENGTH,
                 "pattern": "^[a-z2-7]+$",
                 "description": "A node id: lowercase base32 of its Ed25519 public key.",
-            }
+            },
+            "MessageId": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{32}$",
+                "description": "A message id: 16 bytes in lowercase hex.",
+            },
         }
 
     def of(self, tp: Any) -> JSONValue:
         """The JSON Schema of ``encode(value, tp)`` for any value of type ``tp``."""
+        if tp is MessageId:
+            return {"$ref": "#/components/schemas/MessageId"}
         tp = _unwrap_newtype(tp)
         origin = typing.get_origin(tp)
         if origin in (typing.Union, types.UnionType):

@@ -52,6 +52,7 @@ from meshnet.api.shapes import encode, parse_fields
 from meshnet.api.sse import format_comment, format_event
 from meshnet.errors import ConfigError, LocalError, StateError
 from meshnet.runtime.driver import NodeDriver
+from meshnet.runtime.msgstore import MessageStoreError
 from meshnet.runtime.subscriptions import Overflow, Subscription
 
 __all__ = ["ApiServer"]
@@ -204,6 +205,7 @@ class ApiServer:
 
         async def handle(request: web.Request) -> web.StreamResponse:
             values = _query(route, request)
+            values |= parse_fields(route.path_params, dict(request.match_info), where="path")
             if route.body is not None:
                 values |= parse_fields(route.body, await _body(request), where="body")
             assert route.handler is not None
@@ -218,6 +220,9 @@ class ApiServer:
             return await handler(request)
         except ApiError as exc:
             return _json(exc.to_json(), exc.status)
+        except MessageStoreError as exc:
+            log.error("the message store failed: %s", exc)
+            return _json({"error": "store_failed", "message": str(exc)}, 503)
         except LocalError as exc:
             error = refusal(exc)
             return _json(error.to_json(), error.status)
