@@ -34,6 +34,7 @@ import ipaddress
 import json
 import logging
 import os
+import secrets
 import socket
 import stat
 from collections.abc import Awaitable, Callable
@@ -51,11 +52,15 @@ from meshnet.api.routes import MAX_BODY, ROUTES, Route
 from meshnet.api.shapes import encode, parse_fields
 from meshnet.api.sse import format_comment, format_event
 from meshnet.errors import ConfigError, LocalError, StateError
+from meshnet.runtime.config import Config
 from meshnet.runtime.driver import NodeDriver
+from meshnet.runtime.endpoints import Scheme, parse_endpoint
+from meshnet.runtime.files import write_atomic
+from meshnet.runtime.home import Home
 from meshnet.runtime.msgstore import MessageStoreError
 from meshnet.runtime.subscriptions import Overflow, Subscription
 
-__all__ = ["ApiServer"]
+__all__ = ["ApiServer", "start_api"]
 
 log = logging.getLogger(__name__)
 
@@ -366,3 +371,46 @@ def _bind_unix(path: Path) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+async def start_api(driver: NodeDriver, home: Home, config: Config) -> ApiServer:
+    """The daemon's API server as ``config`` asks (``[api]``), started.
+
+    The socket is ``api.socket`` (relative paths are inside ``home``). With ``api.tcp``
+    set, the server also listens there; its token is read from ``api.token_file``, or
+    made (32 random bytes, URL-safe base64) and written there with mode 0600.
+
+    Raises:
+        StateError: another daemon answers on the socket.
+        ConfigError, OSError: the socket, the port or the token file is unusable.
+    """
+    section = config.api
+    tcp_host, tcp_port, token = "127.0.0.1", None, None
+    if section.tcp:
+        endpoint = parse_endpoint(section.tcp, default_scheme=Scheme.TCP)
+        tcp_host = "127.0.0.1" if endpoint.host == "localhost" else endpoint.host
+        tcp_port = endpoint.port
+        token = _token(home.resolve(section.token_file))
+    petnames = config.peers.petnames
+    server = ApiServer(
+        driver,
+        socket_path=home.resolve(section.socket),
+        tcp_port=tcp_port,
+        tcp_host=tcp_host,
+        token=token,
+        petnames=lambda: petnames,
+    )
+    await server.start()
+    return server
+
+
+def _token(path: Path) -> str:
+    """The bearer token in ``path``, created (mode 0600) when missing or empty."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        token = secrets.token_urlsafe(32)
+        write_atomic(path, (token + "\n").encode())
+    return token

@@ -39,6 +39,7 @@ from meshnet.errors import LocalError
 from meshnet.link.config import LinkConfig
 from meshnet.node.config import NodeConfig
 from meshnet.node.node import Node
+from meshnet.runtime.apiserver import ApiServer, start_api
 from meshnet.runtime.config import Config
 from meshnet.runtime.discovery import Discovery, config_for_listeners
 from meshnet.runtime.driver import NodeDriver
@@ -130,6 +131,7 @@ class _Daemon:
         self.driver: NodeDriver | None = None
         self.events: Subscription | None = None
         self.discovery: Discovery | None = None
+        self.api: ApiServer | None = None
         self.started = False
         self.loop = asyncio.get_running_loop()
         for sig in _SIGNALS:
@@ -166,6 +168,7 @@ class _Daemon:
             raise StartError(f"{exc.strerror or exc} ({hint})") from None
         if self.config.discovery.enabled:
             self.discovery = await self._start_discovery(self.driver)
+        self.api = await start_api(self.driver, self.home, self.config)
         self.started = True
         self._report_started(self.identity.node_id, self.driver.listening)
         for text in self.config.peers.bootstrap:
@@ -191,6 +194,8 @@ class _Daemon:
             stopping.cancel()
 
     async def stop(self) -> None:
+        if self.api is not None:
+            await self.api.stop()
         if self.discovery is not None:
             await self.discovery.stop()
         if self.driver is not None:
