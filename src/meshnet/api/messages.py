@@ -44,8 +44,10 @@ __all__ = [
 MESSAGE_ID_SIZE = 16
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-_SCAN = 10_000
-"""How many received messages an ``unread`` listing looks through."""
+_SCAN = 1000
+"""How many of the newest received messages an ``unread`` listing looks through."""
+_JUST_SENT = 16
+"""How many of the newest messages to the recipient ``send`` looks through for its own."""
 
 
 def _limit(request: Request) -> int:
@@ -85,7 +87,7 @@ def send_message(api: ApiHandlers, request: Request) -> SentMessageView:
         )
     except LocalError as exc:
         raise _message_refusal(exc) from None
-    for sent in reversed(api.control.outbox(peer=peer, limit=_SCAN)):
+    for sent in reversed(api.control.outbox(peer=peer, limit=_JUST_SENT)):
         if sent.id == message_id:
             return _sent_view(sent, names)
     raise ApiError(409, "bad_state", "the message was stored but is no longer listed")
