@@ -250,35 +250,10 @@ def _check_reply(first: NodeProcess, far: NodeProcess) -> None:
     print(f'\n{far.name} received {first.name}\'s "hello", relayed end to end.')
 
 
-NO_API = (
-    "The nodes are linked, but this build of `meshnet up` serves no local API yet, so "
-    "the shell cannot attach to them."
-)
-
-
-def _serves_api(proc: NodeProcess) -> bool:
+def _wait_for_api(proc: NodeProcess) -> None:
+    """Until ``proc``'s local API socket exists (``meshnet up`` makes it once it listens)."""
     socket = Home(proc.home).api_socket
-    try:
-        poll(f"{proc.name}'s API socket", lambda: socket.exists() or None, timeout=5)
-    except TimeoutError:
-        return False
-    return True
-
-
-def _without_shell(procs: list[NodeProcess], interactive: bool) -> int:
-    """The mesh without the shell: until Ctrl-C at a terminal, else stop at once."""
-    print(f"\n{NO_API}")
-    if not interactive:
-        print("stopping every node...")
-        return 0
-    print("The mesh is running. Press Ctrl-C to stop it.")
-    try:
-        while all(proc.process.poll() is None for proc in procs):
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        print()
-    print("stopping every node...")
-    return 0
+    poll(f"{proc.name}'s API socket", lambda: socket.exists() or None, timeout=30)
 
 
 def run(nodes: int, *, interactive: bool) -> int:
@@ -288,8 +263,7 @@ def run(nodes: int, *, interactive: bool) -> int:
         print(f"MeshNet demo: {nodes} node processes on loopback, linked in a line.\n")
         try:
             _start_line(names, Path(tmp), procs)
-            if not _serves_api(procs[0]):
-                return _without_shell(procs, interactive)
+            _wait_for_api(procs[0])
             _settle(procs)
             first, far = procs[0], procs[-1]
             script = _print_tour(first, far, interactive)

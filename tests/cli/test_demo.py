@@ -6,9 +6,6 @@ import subprocess
 import sys
 
 import psutil
-import pytest
-
-from meshnet.demo import NO_API
 
 
 def _demo_nodes() -> list[psutil.Process]:
@@ -34,8 +31,6 @@ def test_demo_runs_the_tour_across_relays_and_stops_everything() -> None:
     out = done.stdout
     assert out.count("listening on tcp:127.0.0.1:") == 5
     assert {p.pid for p in _demo_nodes()} <= before  # nothing the demo started is left
-    if NO_API in out:  # TODO(#7): meshnet up does not start the API server yet
-        pytest.skip("meshnet up serves no local API yet: the demo cannot open the shell")
     assert "erin sent alice a message through 3 relays" in out
     assert "meshnet> peers" in out and "meshnet> chat erin" in out
     assert "bob > carol > dave > erin" in out  # the route really crosses the relays
@@ -63,12 +58,7 @@ def test_demo_at_a_terminal_opens_the_shell_and_stops_on_exit() -> None:
         },
     )
     try:
-        index = child.expect_exact(["Type 'help'", NO_API])  # the shell's greeting
-        if index == 1:  # TODO(#7): meshnet up does not start the API server yet
-            child.sendintr()
-            child.expect_exact("stopping every node...")
-            child.expect(pexpect.EOF)
-            pytest.skip("meshnet up serves no local API yet: the demo cannot open the shell")
+        child.expect_exact("Type 'help'")  # the shell's greeting
         child.expect_exact("meshnet>")
         child.sendintr()  # Ctrl-C at the prompt abandons the line; the nodes keep running
         child.sendline("peers")

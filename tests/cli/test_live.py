@@ -45,12 +45,7 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[NodeProcess]
                 wait_for(proc, "PeerConnected")
         a, c = procs[0], procs[2]
         socket = Home(a.home).api_socket
-        try:
-            poll("a's API socket", lambda: socket.exists() or None, timeout=5)
-        except TimeoutError:
-            # TODO(#7): meshnet up does not start the API server yet (runtime/daemon.py);
-            # these tests run as soon as it does.
-            pytest.skip("meshnet up serves no local API yet")
+        poll("a's API socket", lambda: socket.exists() or None, timeout=30)
 
         def a_knows_c() -> bool | None:
             routes = a.client().routes()["routes"]
