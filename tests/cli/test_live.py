@@ -78,6 +78,13 @@ def test_commands_read_the_live_node(
     code, out, _ = _cli(capsys, a, "trace", c.node_id[:10], "--json")
     hops = json.loads(out)["hops"]
     assert [h["node_id"] for h in hops] == [b.node_id, c.node_id]
+    assert all(h["rtt"] is not None and h["error"] == "" for h in hops)  # every hop answered
+    code, out, _ = _cli(capsys, a, "ping", c.node_id[:10], "-c", "2", "--json")
+    pinged = json.loads(out)
+    assert (code, pinged["peer"], pinged["sent"], pinged["answered"]) == (0, c.node_id, 2, 2)
+    assert pinged["median"] is not None and pinged["median"] > 0
+    code, out, _ = _cli(capsys, a, "ping", c.node_id[:10], "-c", "1")
+    assert code == 0 and "answer from" in out and "1 sent, 1 answered" in out
     code, out, _ = _cli(capsys, a, "status")
     assert code == 0 and "known nodes: 2" in out
 
@@ -88,6 +95,10 @@ def test_mistakes_and_a_missing_daemon_exit_cleanly(
     a = line[0]
     code, out, err = _cli(capsys, a, "trace", "zzzzzz")
     assert (code, out) == (2, "") and err.count("\n") == 1
+    code, out, err = _cli(capsys, a, "ping", "zzzzzz")
+    assert (code, out) == (2, "") and "zzzzzz" in err and err.count("\n") == 1
+    code, out, err = _cli(capsys, a, "ping", line[1].node_id, "-c", "11")
+    assert code == 2 and "count" in err and err.count("\n") == 1
     code, out, err = _cli(capsys, a, "connect", "x@127.0.0.1:notaport")
     assert code == 2 and "port" in err and err.count("\n") == 1
     code, out, err = main(["peers", "--home", str(tmp_path / "none")]), *capsys.readouterr()

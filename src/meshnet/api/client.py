@@ -109,6 +109,15 @@ class MeshClient:
     def links(self) -> JSON:
         return self._call("GET", "/v1/links")
 
+    def ping(self, peer: str, *, count: int = 3, timeout: float = 5.0) -> JSON:
+        """End-to-end pings to ``peer``: ``{peer, sent, answered, samples, median}``."""
+        payload = {"peer": peer, "count": count, "timeout": timeout}
+        return self._call("POST", "/v1/ping", payload, wait=count * timeout)
+
+    def trace(self, peer: str, *, timeout: float = 5.0) -> JSON:
+        """Every node on the route to ``peer`` pinged: ``{destination, hops}``."""
+        return self._call("POST", "/v1/trace", {"peer": peer, "timeout": timeout}, wait=timeout)
+
     def routes(self) -> JSON:
         return self._call("GET", "/v1/routes")
 
@@ -234,9 +243,11 @@ class MeshClient:
         except (OSError, http.client.HTTPException) as exc:
             raise ApiConnectionError(f"cannot talk to the daemon on {self.where}: {exc}") from None
 
-    def _request(self, method: str, path: str, payload: JSON = None) -> tuple[int, bytes]:
+    def _request(
+        self, method: str, path: str, payload: JSON = None, *, wait: float = 0.0
+    ) -> tuple[int, bytes]:
         body = json.dumps(payload).encode() if payload is not None else None
-        conn = self._connection(self.timeout)
+        conn = self._connection(self.timeout + wait)
         try:
             response = self._send(conn, method, path, body)
             try:
@@ -250,8 +261,8 @@ class MeshClient:
         finally:
             conn.close()
 
-    def _call(self, method: str, path: str, payload: JSON = None) -> JSON:
-        status, body = self._request(method, path, payload)
+    def _call(self, method: str, path: str, payload: JSON = None, *, wait: float = 0.0) -> JSON:
+        status, body = self._request(method, path, payload, wait=wait)
         if status >= 400:
             self._raise(status, body)
         return self._decode(body)

@@ -8,6 +8,7 @@ reads of the driver's ``RuntimeStatus``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
@@ -15,7 +16,30 @@ from meshnet.ids import MessageId
 from meshnet.node.status import NodeStatus
 from meshnet.services.messaging import IncomingMessage, OutgoingMessage
 
-__all__ = ["DriverSnapshot", "NodeControl"]
+__all__ = ["DriverSnapshot", "NodeControl", "PingAnswer", "TracedHop"]
+
+
+class PingAnswer(Protocol):
+    """An answered end-to-end ping."""
+
+    @property
+    def rtt(self) -> float: ...
+
+    @property
+    def resent(self) -> int: ...
+
+
+class TracedHop(Protocol):
+    """One node of a traced path and what pinging it gave."""
+
+    @property
+    def node(self) -> NodeId: ...
+
+    @property
+    def rtt(self) -> float | None: ...
+
+    @property
+    def error(self) -> str: ...
 
 
 class DriverSnapshot(Protocol):
@@ -113,4 +137,21 @@ class NodeControl(Protocol):
 
     def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
         """The newest ``limit`` sent messages (any state), oldest first."""
+        ...
+
+    async def ping(self, destination: NodeId, *, timeout: float = 10.0) -> PingAnswer:
+        """Probe ``destination`` end to end and wait for the answer.
+
+        Raises:
+            TimeoutError: no answer within ``timeout``.
+            StateError: the session failed or closed (the message says why).
+        """
+        ...
+
+    async def trace(self, destination: NodeId, *, timeout: float = 10.0) -> Sequence[TracedHop]:
+        """Ping every node on the route to ``destination`` at once, in path order.
+
+        Raises:
+            StateError: there is no route to ``destination``.
+        """
         ...

@@ -24,10 +24,14 @@ from meshnet.api.schema import (
     PeerLinkView,
     PeersView,
     PeerView,
+    PingSampleView,
+    PingView,
     RoutesView,
     RouteView,
     SessionsView,
     StatusView,
+    TraceHopView,
+    TraceView,
 )
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import (
@@ -55,6 +59,12 @@ class Request:
 
     path: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, object] = field(default_factory=dict)
+
+    def number(self, name: str, default: float) -> float:
+        value = self.values.get(name, default)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ApiError(400, "bad_field", f"{name!r} must be a number")
+        return float(value)
 
     def text(self, name: str) -> str:
         value = self.values.get(name, self.path.get(name))
@@ -289,6 +299,58 @@ class ApiHandlers:
     def sessions(self, request: Request) -> SessionsView:
         status = self.control.status().node.sessions
         return SessionsView(sessions=status.sessions, drops=_counts(status.drops))
+
+    async def ping(self, request: Request) -> PingView:
+        """Pings to one node, one after another; each waits at most ``timeout``."""
+        names = self.names()
+        peer = names.resolve(request.text("peer").strip())
+        count = int(request.number("count", 3))
+        timeout = request.number("timeout", 5.0)
+        samples: list[PingSampleView] = []
+        for _ in range(count):
+            try:
+                answer = await self.control.ping(peer, timeout=timeout)
+            except TimeoutError:
+                samples.append(
+                    PingSampleView(rtt=None, resent=0, error=f"no answer in {timeout:g} s")
+                )
+                continue
+            except StateError as exc:
+                samples.append(PingSampleView(rtt=None, resent=0, error=str(exc)))
+                break  # the session failed: the next ping would fail the same way
+            except LocalError as exc:
+                raise refusal(exc) from None
+            samples.append(PingSampleView(rtt=answer.rtt, resent=answer.resent, error=""))
+        rtts = sorted(s.rtt for s in samples if s.rtt is not None)
+        return PingView(
+            peer=peer,
+            petname=names.petname_of(peer),
+            sent=len(samples),
+            answered=len(rtts),
+            samples=tuple(samples),
+            median=rtts[len(rtts) // 2] if rtts else None,
+        )
+
+    async def trace(self, request: Request) -> TraceView:
+        """Every node on the route to ``peer`` pinged at once."""
+        names = self.names()
+        peer = names.resolve(request.text("peer").strip())
+        try:
+            hops = await self.control.trace(peer, timeout=request.number("timeout", 5.0))
+        except StateError as exc:
+            raise ApiError(409, "no_route", str(exc)) from None
+        return TraceView(
+            destination=peer,
+            hops=tuple(
+                TraceHopView(
+                    node_id=hop.node,
+                    petname=names.petname_of(hop.node),
+                    rtt=hop.rtt,
+                    error=hop.error,
+                )
+                for hop in hops
+            ),
+        )
 
 
 def _link_view(link: LinkStatus) -> PeerLinkView:

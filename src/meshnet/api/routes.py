@@ -25,12 +25,14 @@ from meshnet.api.schema import (
     LinksView,
     MessageChanged,
     PeersView,
+    PingView,
     ReceivedMessagesView,
     RoutesView,
     SentMessagesView,
     SentMessageView,
     SessionsView,
     StatusView,
+    TraceView,
 )
 from meshnet.api.shapes import Field
 
@@ -94,7 +96,55 @@ _MESSAGE_ID = (
     ),
 )
 
+_PEER = Field(
+    name="peer",
+    type="string",
+    required=True,
+    max_length=MAX_NAME,
+    description="the node: petname, unique id prefix or full id",
+)
+_PROBE_TIMEOUT = Field(
+    name="timeout",
+    type="number",
+    minimum=0.05,
+    maximum=10,
+    description="seconds to wait for each answer (default 5)",
+)
+
 ROUTES: tuple[Route, ...] = (
+    Route(
+        method="POST",
+        path="/v1/ping",
+        operation="ping",
+        summary="Ping a node end to end (over its session, through the relays), one probe "
+        "after another",
+        tag="peers",
+        handler=ApiHandlers.ping,
+        response=PingView,
+        body=(
+            _PEER,
+            Field(
+                name="count",
+                type="integer",
+                minimum=1,
+                maximum=10,
+                description="how many pings (default 3)",
+            ),
+            _PROBE_TIMEOUT,
+        ),
+        errors=_PEER_ERRORS,
+    ),
+    Route(
+        method="POST",
+        path="/v1/trace",
+        operation="trace",
+        summary="Ping every node on the route to a node at once: the round trip to each hop",
+        tag="peers",
+        handler=ApiHandlers.trace,
+        response=TraceView,
+        body=(_PEER, _PROBE_TIMEOUT),
+        errors=_PEER_ERRORS,
+    ),
     Route(
         method="GET",
         path="/v1/identity",

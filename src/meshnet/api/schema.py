@@ -310,3 +310,43 @@ class MessageChanged:
     id: MessageId
     state: str
     """What the message is now: ``read`` (marked read) or ``cancelled``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingSampleView:
+    rtt: float | None
+    """Seconds to the acknowledgement, less the peer's ack delay; None: no answer."""
+    resent: int
+    """How often the probe was lost and sent again before it was answered."""
+    error: str
+    """Why there is no answer (empty when there is one)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PingView:
+    """End-to-end pings to one node, one after another."""
+
+    peer: NodeId
+    petname: str | None
+    sent: int
+    answered: int
+    samples: tuple[PingSampleView, ...]
+    median: float | None
+    """Median round trip of the answered pings, seconds."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceHopView:
+    node_id: NodeId
+    petname: str | None
+    rtt: float | None
+    """Round trip to this node through the hops before it, seconds; None: no answer."""
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TraceView:
+    """Every node on the route to ``destination`` pinged at once, in path order."""
+
+    destination: NodeId
+    hops: tuple[TraceHopView, ...]

@@ -231,3 +231,25 @@ def render_trace(
     if end_to_end is not None:
         text += f"\nend to end: {format_rtt(end_to_end)} (the session's smoothed RTT)"
     return text
+
+
+def render_ping(answer: Mapping[str, Any], *, names: Mapping[str, str] | None = None) -> str:
+    """One line per ping, then the summary line (like ping(8))."""
+    who = _name(field(answer, "peer"), names or {})
+    lines = []
+    samples = field(answer, "samples") or []
+    for i, sample in enumerate(samples, start=1):
+        rtt = field(sample, "rtt")
+        if rtt is None:
+            lines.append(f"ping {i}: {field(sample, 'error')}")
+        else:
+            resent = field(sample, "resent") or 0
+            again = f" (probe resent {resent}x)" if resent else ""
+            lines.append(f"ping {i}: answer from {who} in {format_rtt(rtt)}{again}")
+    sent, answered = field(answer, "sent") or 0, field(answer, "answered") or 0
+    median = field(answer, "median")
+    summary = f"{sent} sent, {answered} answered"
+    if median is not None:
+        summary += f", median {format_rtt(median)}"
+    lines.append(summary)
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ from meshnet.cli.render import (
     render_identity,
     render_inbox,
     render_peers,
+    render_ping,
     render_routes,
     render_status,
     render_trace,
@@ -160,6 +161,12 @@ def _chat(context: ShellContext, args: Sequence[str]) -> None:
         shell.write(render_inbox(history, names=shell.peer_names()))
 
 
+def _ping(context: ShellContext, args: Sequence[str]) -> None:
+    shell = _shell(context)
+    peer = _peer_arg(shell, args)
+    shell.write(render_ping(shell.api.ping(peer), names=shell.peer_names()))
+
+
 def _trace(context: ShellContext, args: Sequence[str]) -> None:
     shell = _shell(context)
     peer = _peer_arg(shell, args)
@@ -195,6 +202,7 @@ BUILTINS: dict[str, ShellCommand] = {
     "chat": ShellCommand(
         run=_chat, usage="PEER", help="a live conversation with PEER (/exit or Ctrl-D leaves)"
     ),
+    "ping": ShellCommand(run=_ping, usage="[PEER]", help="three end-to-end round trips to PEER"),
     "trace": ShellCommand(
         run=_trace, usage="[PEER]", help="the route to PEER, hop by hop, with RTT and loss"
     ),

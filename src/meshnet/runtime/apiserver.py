@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import ipaddress
 import json
 import logging
@@ -215,6 +216,8 @@ class ApiServer:
                 values |= parse_fields(route.body, await _body(request), where="body")
             assert route.handler is not None
             result = route.handler(self._handlers, Request(dict(request.match_info), values))
+            if inspect.isawaitable(result):  # ping and trace wait for the network
+                result = await result
             return _json(encode(result, route.response), status=route.status)
 
         return handle
