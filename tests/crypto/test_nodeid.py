@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import pickle
 
@@ -44,6 +45,21 @@ def test_order_and_hash_follow_the_bytes(a: bytes, b: bytes) -> None:
     if a == b:
         assert hash(x) == hash(y)
     assert len({x, y, NodeId(a)}) == len({a, b})
+    assert (x <= y) == (a <= b) and (x > y) == (a > b) and (x >= y) == (a >= b)
+    assert sorted([y, x]) == [NodeId(r) for r in sorted([b, a])]
+    assert x != a  # a NodeId is not its bytes
+
+
+def test_is_immutable_and_copies_as_a_value() -> None:
+    node = NodeId(bytes(range(32)))
+    with pytest.raises(AttributeError):
+        node.raw = bytes(32)
+    with pytest.raises(AttributeError):
+        del node.raw
+    assert copy.copy(node) == node and copy.deepcopy(node) == node
+    assert str(copy.deepcopy(node)) == str(node)
+    with pytest.raises(TypeError):
+        _ = node < bytes(32)  # type: ignore[operator]
 
 
 def test_from_raw_checks_length_as_a_decode_error() -> None:

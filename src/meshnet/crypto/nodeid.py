@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from meshnet.crypto.keys import BASE32_ALPHABET, base32_decode, base32_encode, base32_length
 from meshnet.crypto.primitives import ED25519_PUBLIC_SIZE, sha256
@@ -41,7 +40,6 @@ _MESH_PREFIX = b"\xfd"
 _MAX_LISTED = 8  # candidates named in an AmbiguousPeerError message
 
 
-@dataclass(frozen=True, slots=True, order=True)
 class NodeId:
     """The 32-byte Ed25519 public key that names a node; hashable and ordered by bytes.
 
@@ -49,16 +47,70 @@ class NodeId:
     size) or ``NodeId.from_text`` (what a person typed: ``InvalidNodeIdError``). The
     constructor itself raises ``ValueError`` on a wrong size: passing it bad bytes is a
     programming error.
+
+    Immutable. Relays build a ``NodeId`` for the source and destination of every packet
+    they forward, so the constructor only checks the size: the text form is computed on
+    first use and the hash once.
     """
+
+    __slots__ = ("_hash", "_text", "raw")
 
     raw: bytes
     """The 32-byte Ed25519 public key."""
-    _text: str = field(init=False, repr=False, compare=False)
+    _text: str | None
+    _hash: int
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.raw, bytes) or len(self.raw) != NODE_ID_SIZE:
+    def __init__(self, raw: bytes) -> None:
+        if not isinstance(raw, bytes) or len(raw) != NODE_ID_SIZE:
             raise ValueError(f"a NodeId is {NODE_ID_SIZE} bytes")
-        object.__setattr__(self, "_text", base32_encode(self.raw))
+        object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "_text", None)
+        object.__setattr__(self, "_hash", hash(raw))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("NodeId is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("NodeId is immutable")
+
+    def __reduce__(self) -> tuple[type[NodeId], tuple[bytes]]:
+        return (NodeId, (self.raw,))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is NodeId:
+            return self.raw == other.raw
+        return NotImplemented
+
+    def __lt__(self, other: NodeId) -> bool:
+        if other.__class__ is NodeId:
+            return self.raw < other.raw
+        return NotImplemented
+
+    def __le__(self, other: NodeId) -> bool:
+        if other.__class__ is NodeId:
+            return self.raw <= other.raw
+        return NotImplemented
+
+    def __gt__(self, other: NodeId) -> bool:
+        if other.__class__ is NodeId:
+            return self.raw > other.raw
+        return NotImplemented
+
+    def __ge__(self, other: NodeId) -> bool:
+        if other.__class__ is NodeId:
+            return self.raw >= other.raw
+        return NotImplemented
+
+    @property
+    def _text_form(self) -> str:
+        text = self._text
+        if text is None:
+            text = base32_encode(self.raw)
+            object.__setattr__(self, "_text", text)
+        return text
 
     @classmethod
     def from_raw(cls, data: bytes) -> NodeId:
@@ -86,14 +138,14 @@ class NodeId:
             raise InvalidNodeIdError(f"not a node id ({_excerpt(stripped)}): {exc}") from None
 
     def __str__(self) -> str:
-        return self._text
+        return self._text_form
 
     def __repr__(self) -> str:
-        return f"NodeId({self._text!r})"
+        return f"NodeId({self._text_form!r})"
 
     def short(self, length: int = SHORT_LENGTH) -> str:
         """The first ``length`` characters of the text form, for people to read."""
-        return self._text[:length]
+        return self._text_form[:length]
 
     @property
     def mesh_address(self) -> ipaddress.IPv6Address:
