@@ -38,7 +38,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshnet.api.schema import event_to_json
+from meshnet.api.events import node_event_json
 from meshnet.crypto.entropy import SeededEntropy, SystemEntropy
 from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
 from meshnet.errors import MeshnetError, StateError
@@ -113,9 +113,7 @@ def describe(event: NodeEvent) -> dict[str, Any]:
             "text": event.payload.decode("utf-8", "replace"),
         }
     if isinstance(event, _MESSAGES):
-        described = event_to_json(event)
-        described["id"] = event.id.hex()
-        return described
+        return node_event_json(event)
     return {"event": type(event).__name__}
 
 

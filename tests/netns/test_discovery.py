@@ -225,7 +225,7 @@ async def message_after_discovery(lan: Lan) -> None:
 
         got = await receiver.expect(lambda e: e["event"] == "MessageReceived")
         assert (got["id"], got["peer"]) == (sent["id"], sender.node_id)
-        assert got["body"] == "found you on the LAN"
+        assert got["text"] == "found you on the LAN"
         delivered = await sender.expect(lambda e: e["event"] == "MessageDelivered")
         assert (delivered["id"], delivered["peer"]) == (sent["id"], receiver.node_id)
         receiver.command(cmd="mark_read", id=got["id"])

@@ -7,7 +7,8 @@ configures handlers): ``TIME LEVEL what happened``, node ids in their short form
 
 Link, session and message events are INFO, failures WARNING, and the chatty ones
 (stream data, datagrams, ping answers) DEBUG. ``--json`` keeps the JSON event lines
-(``api.schema.event_to_json``) on the output instead; the log then carries warnings only.
+(``api.events.node_event_json``, the same objects as the API's event stream) on the
+output instead; the log then carries warnings only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import logging
 from typing import TextIO
 
-from meshnet.api.schema import event_to_json
+from meshnet.api.events import node_event_json
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import InvalidNodeIdError
 from meshnet.node.events import (
@@ -74,8 +75,8 @@ def event_level(event: NodeEvent) -> int:
 
 
 def json_line(event: NodeEvent) -> str:
-    """The event as one JSON line (``--json``)."""
-    return json.dumps(event_to_json(event))
+    """The event as one JSON line (``--json``): the object ``GET /v1/events`` sends."""
+    return json.dumps(node_event_json(event))
 
 
 def describe_event(event: NodeEvent) -> str:
@@ -106,7 +107,7 @@ def describe_event(event: NodeEvent) -> str:
 
 def _generic(event: NodeEvent) -> str:
     parts = []
-    for key, value in event_to_json(event).items():
+    for key, value in node_event_json(event).items():
         if key == "event":
             continue
         text = _short_id(value) if isinstance(value, str) else json.dumps(value)
