@@ -73,6 +73,7 @@ def test_a_full_config_is_read() -> None:
         default_expiry = 86400
         mailbox_owners = 3
         mailbox_items = 10
+        mailbox_max_age = "2d"
         [logging]
         level = "DEBUG"
         """
@@ -90,6 +91,7 @@ def test_a_full_config_is_read() -> None:
     assert config.api.tcp == "127.0.0.1:4180" and config.api.token_file == Path("secret/token")
     assert config.messaging.default_expiry == 86400.0
     assert (config.messaging.mailbox_owners, config.messaging.mailbox_items) == (3, 10)
+    assert config.messaging.mailbox_max_age == 2 * 86400.0
     assert config.logging.level == "debug"
 
 

@@ -93,6 +93,8 @@ def exercise(store: SqliteMessageStore | MemoryMessageStore) -> list[object]:
     answers.append(store.deposit(PEER, MessageId(bytes([1]) * 16), b"again", 6.0))
     store.release(PEER, [MessageId(bytes([0]) * 16), MessageId(bytes([2]) * 16)])
     answers += [store.mailbox_items(PEER, 10), store.mailbox_count(PEER)]
+    store.deposit(PEER, MessageId(bytes([7]) * 16), b"newer", 9.0)
+    answers += [store.expire_mail(5.0), store.expire_mail(6.0), store.mailbox_items(PEER, 10)]
     return answers
 
 

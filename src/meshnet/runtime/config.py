@@ -202,6 +202,13 @@ class MessagingSection:
         default=1024,
         metadata=_meta(Int(1, 1_000_000), "Sealed messages held per mailbox owner, at most."),
     )
+    mailbox_max_age: float = field(
+        default=30 * 86400.0,
+        metadata=_meta(
+            Duration(3600.0, 3650 * 86400.0),
+            "Sealed mail held for another node is deleted after this long.",
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

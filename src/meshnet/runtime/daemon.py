@@ -92,6 +92,7 @@ def node_config(config: Config) -> NodeConfig:
         expires_in=config.messaging.default_expiry,
         mailbox_owners=config.messaging.mailbox_owners,
         mailbox_items=config.messaging.mailbox_items,
+        mailbox_max_age=config.messaging.mailbox_max_age,
     )
     return NodeConfig(link=LinkConfig(hybrid=config.node.hybrid), messaging=messaging)
 

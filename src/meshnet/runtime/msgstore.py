@@ -451,3 +451,7 @@ class SqliteMessageStore:
             db.executemany(
                 "DELETE FROM mailbox WHERE owner=? AND id=?", [(owner.raw, i) for i in ids]
             )
+
+    def expire_mail(self, before: float) -> int:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM mailbox WHERE deposited < ?", (before,)).rowcount

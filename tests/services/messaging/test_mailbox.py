@@ -84,3 +84,39 @@ def test_forged_or_foreign_mail_is_refused_and_released() -> None:
     bob.stream_data(from_alice, encode_record(garbage), 0.0)
     assert dict(bob.status().drops)["unexpected_mail"] == 1
     assert net.received(bob.local) == []
+
+
+def test_held_mail_is_deleted_after_the_maximum_age_even_if_never_collected() -> None:
+    net = StreamNet()
+    store = MemoryMessageStore()
+    config = MessagingConfig(mailbox_max_age=100.0)
+    alice, bob = net.add(1), net.add(2)
+    carol = net.add(3, config=config, store=store)
+    assert carol.get_timer() is None  # holding nothing: no age checks
+    bob.use_mailbox(carol.local, 0.0)
+    net.deliver(0.0)
+    net.crash(bob.local, 0.0)  # bob never comes back to collect
+    stream = open_raw(net, alice, carol)
+
+    def deposit(i: int, now: float) -> None:
+        item = Deposit(recipient=bob.local, id=MessageId(bytes([i]) * 16), sealed=b"s" * 200)
+        carol.stream_data(stream, encode_record(item), now)
+
+    deposit(0, 0.0)
+    deposit(1, 0.0)
+    deposit(2, 60.0)
+    assert carol.status().mailbox_held == 3
+    net.run(until=130.0, start=0.0)
+    assert [i for i, _ in store.mailbox_items(bob.local, 10)] == [MessageId(bytes([2]) * 16)]
+    assert dict(carol.status().drops)["mailbox_expired"] == 2
+    net.run(until=200.0, start=130.0)
+    assert carol.status().mailbox_held == 0
+    assert dict(carol.status().drops)["mailbox_expired"] == 3
+    deposit(3, 200.0)
+    net.crash(carol.local, 200.0)
+    carol = net.add(3, config=config, store=store)  # restarted: checks at its first timer
+    assert carol.get_timer() == 0.0
+    net.run(until=401.0, start=400.0)
+    assert carol.status().mailbox_held == 0
+    assert dict(carol.status().drops)["mailbox_expired"] == 1
+    assert carol.get_timer() is None

@@ -44,6 +44,9 @@ class MessagingConfig:
     """Nodes we hold mail for, at most."""
     mailbox_items: int = 1024
     """Sealed messages we hold per owner, at most."""
+    mailbox_max_age: float = 30 * 24 * 3600.0
+    """Held mail older than this is deleted: an owner that never collects does not fill
+    our disk for ever (its senders keep their own copies until those expire)."""
 
     def __post_init__(self) -> None:
         for item in fields(self):

@@ -11,8 +11,8 @@ or withholds mail delays it but never loses it, and cannot read, forge or alter 
 (``sealed.py``).
 
 The host side is bounded: at most ``mailbox_owners`` owners, ``mailbox_items`` items
-per owner; deposits and collects are also charged to the peer's message quota (by the
-service). Refusals are counted.
+per owner, each held at most ``mailbox_max_age``; deposits and collects are also charged
+to the peer's message quota (by the service). Refusals and expired mail are counted.
 """
 
 from __future__ import annotations
@@ -77,6 +77,13 @@ class MailboxHost:
         """``owner`` stored these: forget them."""
         if owner in self.owners:
             self._store.release(owner, ids)
+
+    def expire(self, wall: float) -> int:
+        """Delete the mail deposited more than ``mailbox_max_age`` before ``wall``."""
+        expired = self._store.expire_mail(wall - self._config.mailbox_max_age)
+        for _ in range(expired):
+            self._drop("mailbox_expired")
+        return expired
 
     def held(self) -> int:
         return sum(self._store.mailbox_count(owner) for owner in self.owners)

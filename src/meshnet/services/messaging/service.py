@@ -76,6 +76,7 @@ _MAX_RETIRED = 1024  # streams we stopped using whose late events we still swall
 _MAX_MAILBOXES_KNOWN = 4096  # peers whose mailbox we remember
 _DEPOSIT_BATCH = 64  # messages sealed and deposited per failed attempt
 _COLLECT_AGAIN = 1.0  # after mail came: collect again this soon (there may be more)
+_EXPIRE_EVERY = 3600.0  # held mail is checked for age this often (or 4x per max age)
 
 
 class StreamTransport(Protocol):
@@ -136,6 +137,8 @@ class MessagingService:
         self.mailboxes = MailboxHost(store=store, config=self.config, drop=self._drop)
         self._mailbox: NodeId | None = None
         self._collect_at: float | None = None
+        self._expire_at: float | None = 0.0 if self.mailboxes.owners else None
+        """When held mail is next checked for age (0: at the first timer after a restart)."""
         self._mailbox_of: OrderedDict[NodeId, tuple[NodeId, IdentityRecord]] = OrderedDict()
         for peer in self.outbox_state.peers():
             self._timers.set(peer, 0.0)
@@ -481,6 +484,8 @@ class MessagingService:
         elif isinstance(frame, Deposit):
             if self.mailboxes.deposit(frame, self._wall(now)):
                 channel.queue_receipt(MessagingFrame.DEPOSITED, frame.id)
+                if self._expire_at is None:
+                    self._expire_at = now + self._expire_every()
         else:
             channel.control.extend(self.mailboxes.collect(peer))
         self._service(channel, now)
@@ -565,12 +570,20 @@ class MessagingService:
     def get_timer(self) -> float | None:
         deadlines = [
             t
-            for t in (self._timers.earliest(), self.outbox_state.expiry_timer(), self._collect_at)
+            for t in (
+                self._timers.earliest(),
+                self.outbox_state.expiry_timer(),
+                self._collect_at,
+                self._expire_at,
+            )
             if t is not None
         ]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
+        if self._expire_at is not None and self._expire_at <= now:
+            self.mailboxes.expire(self._wall(now))
+            self._expire_at = now + self._expire_every() if self.mailboxes.held() else None
         mailbox = self._mailbox
         if mailbox is not None and self._collect_at is not None and self._collect_at <= now:
             self._collect(mailbox, now)
@@ -592,6 +605,9 @@ class MessagingService:
                 with contextlib.suppress(StateError):
                     self._transport.stream_close(stream, now)
             self._service(channel, now)
+
+    def _expire_every(self) -> float:
+        return min(_EXPIRE_EVERY, self.config.mailbox_max_age / 4)
 
     def _idle(self, channel: Channel, now: float) -> bool:
         return (

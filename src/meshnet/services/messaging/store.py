@@ -102,6 +102,9 @@ class MessageStore(Protocol):
     def release(self, owner: NodeId, ids: Sequence[MessageId]) -> None:
         """Commit that ``owner`` has the mail ``ids``: forget it."""
 
+    def expire_mail(self, before: float) -> int:
+        """Commit deleting the mail deposited before ``before`` (wall clock); how much."""
+
 
 def outbox_order(message: OutgoingMessage) -> tuple[float, int, bytes]:
     """The order of ``list_outgoing``: creation time, then sequence number."""
@@ -121,7 +124,7 @@ class MemoryMessageStore:
         self._receivers: dict[NodeId, Conversation] = {}
         self._outgoing: dict[MessageId, OutgoingMessage] = {}
         self._incoming: dict[MessageId, IncomingMessage] = {}
-        self._owners: dict[NodeId, dict[MessageId, bytes]] = {}
+        self._owners: dict[NodeId, dict[MessageId, tuple[bytes, float]]] = {}
         self.commits = 0
         """How many commits were made (tests count them)."""
 
@@ -197,12 +200,13 @@ class MemoryMessageStore:
         held = self._owners.setdefault(owner, {})
         if message_id in held:
             return False
-        held[message_id] = sealed
+        held[message_id] = (sealed, at)
         self.commits += 1
         return True
 
     def mailbox_items(self, owner: NodeId, limit: int) -> list[tuple[MessageId, bytes]]:
-        return list(self._owners.get(owner, {}).items())[: max(0, limit)]
+        held = list(self._owners.get(owner, {}).items())[: max(0, limit)]
+        return [(message_id, sealed) for message_id, (sealed, _) in held]
 
     def mailbox_count(self, owner: NodeId) -> int:
         return len(self._owners.get(owner, {}))
@@ -213,3 +217,14 @@ class MemoryMessageStore:
             for message_id in ids:
                 held.pop(message_id, None)
             self.commits += 1
+
+    def expire_mail(self, before: float) -> int:
+        expired = 0
+        for held in self._owners.values():
+            old = [message_id for message_id, (_, at) in held.items() if at < before]
+            for message_id in old:
+                del held[message_id]
+            expired += len(old)
+        if expired:
+            self.commits += 1
+        return expired
