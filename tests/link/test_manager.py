@@ -24,7 +24,7 @@ T1 = TransportId(1)
 
 
 def payloads(side) -> list[bytes]:  # type: ignore[no-untyped-def]
-    return [e.payload for e in side.of(LinkPayloadReceived)]
+    return [bytes(e.payload) for e in side.of(LinkPayloadReceived)]
 
 
 @pytest.mark.parametrize("datagram", [True, False], ids=["datagram", "stream"])

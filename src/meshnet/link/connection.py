@@ -27,6 +27,14 @@ outer handshake; a rekey that does not finish in ``handshake_timeout`` is abando
 (the old keys stay) and tried again, and keys older than ``reject_after_time`` close
 the link. When both sides start a rekey at once, the one with the lower NodeId wins.
 
+Timers. ``get_timer`` is the earliest of eight deadlines. Sending and receiving frames
+only ever move deadlines later (the keepalive and dead-peer deadlines), so the hot
+path leaves the deadline the manager holds as it was: early is safe, because
+``handle_timer`` acts only on what is due and a premature call does nothing. Whatever
+may move a deadline earlier (a probe outstanding, a rekey begun, retried, finished or
+abandoned, old keys retired, ``handle_timer`` itself) sets ``timer_moved``, and the
+manager asks ``get_timer`` again only then.
+
 Authentication failures are drops on datagram links (anyone can send a datagram) and
 fatal on stream links (a stream cannot be corrupted by accident under TCP's checks).
 """
@@ -164,6 +172,7 @@ class LinkConnection:
         self.created = now
         self.endpoint = ""
         self.indices_version = 0
+        self.timer_moved = True  # the deadline may be earlier than the one last reported
         self.counters = _Counters()
         self._identity = identity
         self._config = config
@@ -241,19 +250,23 @@ class LinkConnection:
 
     # -- commands from above ---------------------------------------------------------
 
-    def send_payload(self, payload: bytes, now: float) -> None:
-        """Seal ``payload`` into a DATA frame for the neighbour.
+    def send_payload(self, payload: bytes, now: float, *, prefix: bytes = b"") -> None:
+        """Seal ``prefix + payload`` into a DATA frame for the neighbour.
+
+        The layer above puts its own type code in ``prefix`` rather than joining it to
+        the payload itself: the DATA frame is then built with one copy of the payload.
 
         Raises:
             StateError: the link is closed.
             LocalError: the payload is larger than ``LinkConfig.max_payload``.
         """
         transition(self.state, LinkInput.SEND_REQUESTED)
-        if len(payload) > self._config.max_payload:
+        size = len(prefix) + len(payload)
+        if size > self._config.max_payload:
             raise LocalError(
-                f"payload of {len(payload)} bytes over the link limit {self._config.max_payload}"
+                f"payload of {size} bytes over the link limit {self._config.max_payload}"
             )
-        self._seal(_DATA + payload, now)
+        self._seal(b"".join((_DATA, prefix, payload)) if prefix else _DATA + payload, now)
         if self._current.frames_sent >= self._config.rekey_after_frames and self._rekey is None:
             self._start_rekey(now)
 
@@ -282,6 +295,7 @@ class LinkConnection:
             self._rekey.pending.clear()
         self._rekey = None
         self.indices_version += 1
+        self.timer_moved = True
 
     def _finish(self, reason: CloseReason, detail: str, *, by_peer: bool) -> None:
         inp = (
@@ -346,7 +360,11 @@ class LinkConnection:
         if rekey is not None and epoch is rekey.pending:
             self._switch_to(epoch, now)
         if plaintext[:1] == _DATA:  # the hot path: skip building a Data object
-            self._events.append(LinkPayloadReceived(link=self.link, payload=plaintext[1:]))
+            self._events.append(
+                LinkPayloadReceived(
+                    link=self.link, peer=self.peer, payload=memoryview(plaintext)[1:]
+                )
+            )
             return True
         try:
             inner = decode_inner(plaintext)
@@ -367,7 +385,11 @@ class LinkConnection:
 
     def _dispatch(self, inner: InnerFrame, now: float) -> None:
         if isinstance(inner, Data):
-            self._events.append(LinkPayloadReceived(link=self.link, payload=inner.payload))
+            self._events.append(
+                LinkPayloadReceived(
+                    link=self.link, peer=self.peer, payload=memoryview(inner.payload)
+                )
+            )
         elif isinstance(inner, Probe):
             self._seal(encode_inner(ProbeEcho(inner.probe_id)), now)
         elif isinstance(inner, ProbeEcho):
@@ -392,6 +414,7 @@ class LinkConnection:
         self._probes[self._probe_seq] = now
         self._seal(encode_inner(Probe(self._probe_seq)), now)
         self._next_probe = now + self._config.probe_interval
+        self.timer_moved = True
 
     def _on_echo(self, probe_id: int, now: float) -> None:
         sent = self._probes.pop(probe_id, None)
@@ -456,6 +479,7 @@ class LinkConnection:
         )
         self._rekey = rekey
         self.indices_version += 1
+        self.timer_moved = True
         return rekey
 
     def _send_rekey(self, rekey: _Rekey, frame: Rekey, now: float) -> None:
@@ -477,6 +501,7 @@ class LinkConnection:
             rekey.pending.clear()
         self._rekey = None
         self.indices_version += 1
+        self.timer_moved = True
         if self.state is LinkState.REKEYING:
             self.state = transition(self.state, LinkInput.HANDSHAKE_TIMED_OUT).next_state
 
@@ -544,6 +569,7 @@ class LinkConnection:
         self._current = epoch
         self._rekey = None
         self.indices_version += 1
+        self.timer_moved = True
         self.counters.rekeys += 1
         self.state = transition(self.state, LinkInput.REKEY_COMPLETED).next_state
         self._events.append(LinkRekeyed(link=self.link))
@@ -574,6 +600,7 @@ class LinkConnection:
         return deadline
 
     def handle_timer(self, now: float) -> None:
+        self.timer_moved = True
         if self.state is LinkState.CLOSED:
             return
         config = self._config

@@ -41,8 +41,11 @@ class LinkEstablished:
 class LinkPayloadReceived:
     link: LinkId
     """The link the payload arrived on."""
-    payload: bytes
-    """The bytes the neighbour's layers above sent."""
+    peer: NodeId
+    """The neighbour on that link."""
+    payload: memoryview
+    """The bytes the neighbour's layers above sent: a view into the opened frame, not a
+    copy (``bytes(payload)`` keeps them)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

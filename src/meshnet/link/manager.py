@@ -161,7 +161,9 @@ class LinkManager:
                 self._by_index[index] = link
                 self._reserved.discard(index)
             self._link_indices[link] = (conn.indices_version, new)
-        self._timers.set(("l", link), conn.get_timer())
+        if conn.timer_moved:  # else the deadline held is still no later than the real one
+            conn.timer_moved = False
+            self._timers.set(("l", link), conn.get_timer())
 
     def _forget(self, conn: LinkConnection) -> None:
         link = conn.link
@@ -459,8 +461,8 @@ class LinkManager:
 
     # -- commands from above ---------------------------------------------------------
 
-    def send(self, link: LinkId, payload: bytes, now: float) -> None:
-        """Send ``payload`` to the neighbour on ``link``.
+    def send(self, link: LinkId, payload: bytes, now: float, *, prefix: bytes = b"") -> None:
+        """Send ``prefix + payload`` to the neighbour on ``link`` (joined once, when sealed).
 
         Raises:
             StateError: no such link is open.
@@ -469,7 +471,7 @@ class LinkManager:
         conn = self._links.get(link)
         if conn is None:
             raise StateError(f"link {link} is not open")
-        conn.send_payload(payload, now)
+        conn.send_payload(payload, now, prefix=prefix)
         self._sync(conn)
 
     def close(self, link: LinkId, now: float, reason: CloseReason = CloseReason.NORMAL) -> None:

@@ -25,6 +25,15 @@ How the layers are joined (the only place they meet)::
 A driver's pump after every input: send ``datagrams_to_send()``, then carry out
 ``transport_commands()``, then drain ``next_event()``, then re-arm one timer at
 ``get_timer()``.
+
+The hot path. Most inputs are link frames carrying neighbour payloads and sends to a
+neighbour: they touch the link layer only. After a pump that moved everything it
+could (the node is *settled*), the router and the sessions have nothing waiting, so
+such an input is pumped through the link layer alone (``_pump_links`` reports
+whether it fed any other layer; if it did, the full pump runs). For the same reason
+``get_timer`` keeps the earliest deadline of every layer but the links and recomputes
+it only after an input that reached them (``_others_at`` is invalidated by every
+full pump, every event taken from the sessions or messaging, and every command).
 """
 
 from __future__ import annotations
@@ -70,7 +79,8 @@ from meshnet.wire.codes import CODE_SPACES, NodePacket
 __all__ = ["Node"]
 
 _ROUTING = next(space for space in CODE_SPACES if space.name == "routing")
-_NEIGHBOUR = bytes([NodePacket.NEIGHBOUR])
+_NEIGHBOUR_CODE = int(NodePacket.NEIGHBOUR)
+_NEIGHBOUR = bytes([_NEIGHBOUR_CODE])
 _MAX_PUMP_ROUNDS = 64
 
 
@@ -134,6 +144,10 @@ class Node:
         self._dial_of: dict[TransportId, int] = {}
         self._events: deque[NodeEvent] = deque()
         self._commands: list[TransportCommand] = []
+        self._settled = False  # the last pump left nothing waiting in router or sessions
+        self._others_at: float | None = None  # earliest deadline of every layer but links
+        self._others_known = False
+        self._batch_limit = self.config.routing.batch_limit
 
     # -- application commands ---------------------------------------------------------
 
@@ -185,8 +199,8 @@ class Node:
         link = self.links.link_to(peer)
         if link is None:
             raise StateError(f"no link to {peer.short()}")
-        self.links.send(link, _NEIGHBOUR + payload, now)
-        self._pump(now)
+        self.links.send(link, payload, now, prefix=_NEIGHBOUR)
+        self._pump_link_input(now)
 
     def send_datagram(self, destination: NodeId, payload: bytes, now: float) -> None:
         """Send an unreliable, end-to-end encrypted datagram to any node of the mesh.
@@ -323,6 +337,7 @@ class Node:
         """The driver could not open the carrier a ``Dial`` asked for."""
         entry = self.peers.entry_for_dial(dial)
         self.peers.dial_failed(dial, now, reason)
+        self._others_known = False
         if entry is None:
             return
         retry = entry.next_attempt - now if entry.next_attempt is not None else None
@@ -337,7 +352,7 @@ class Node:
 
     def receive_datagram(self, transport: TransportId, data: bytes, now: float) -> None:
         self.links.receive_datagram(transport, data, now)
-        self._pump(now)
+        self._pump_link_input(now)
 
     def datagrams_to_send(self, now: float) -> list[tuple[TransportId, bytes]]:
         return self.links.datagrams_to_send(now)
@@ -360,28 +375,36 @@ class Node:
         while True:
             mine = self.messaging.next_event()
             if mine is not None:
+                self._others_known = False
                 return mine
             event = self.sessions.next_event()
             if event is None:
                 return None
+            self._others_known = False  # taking it may change timers (and the flush)
             self._flush_at = self._now  # credit or acks to send: ask for a timer now
             if not to_messaging(self.messaging, event, self._now):
                 return event
 
     def get_timer(self) -> float | None:
-        deadlines = [
-            t
-            for t in (
-                self._flush_at,
-                self.links.get_timer(),
-                self.router.get_timer(),
-                self.sessions.get_timer(),
-                self.peers.get_timer(),
-                self.messaging.get_timer(),
-            )
-            if t is not None
-        ]
-        return min(deadlines) if deadlines else None
+        if not self._others_known:
+            self._others_at = self._earliest_of_others()
+            self._others_known = True
+        links, others = self.links.get_timer(), self._others_at
+        if links is None or (others is not None and others < links):
+            return others
+        return links
+
+    def _earliest_of_others(self) -> float | None:
+        earliest = self._flush_at
+        for deadline in (
+            self.router.get_timer(),
+            self.sessions.get_timer(),
+            self.peers.get_timer(),
+            self.messaging.get_timer(),
+        ):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def handle_timer(self, now: float) -> None:
         self.links.handle_timer(now)
@@ -394,6 +417,7 @@ class Node:
     # -- joining the layers ----------------------------------------------------------
 
     def _start_due_dials(self, now: float) -> None:
+        self._others_known = False
         for dial, entry in self.peers.due(now):
             self._commands.append(
                 Dial(dial=dial, endpoint=entry.endpoint, expected_peer=entry.expected)
@@ -402,23 +426,50 @@ class Node:
     def _drop(self, reason: str) -> None:
         self._drops[reason] = self._drops.get(reason, 0) + 1
 
+    def _pump_link_input(self, now: float) -> None:
+        """``_pump`` after an input to the link layer alone (a frame, a neighbour send)."""
+        if self._settled and self._flush_at is None:
+            self._now = max(self._now, now)
+            if not self._pump_links(now):
+                return  # only the link layer moved (the hot path: see the module docstring)
+        self._pump(now)
+
     def _pump(self, now: float) -> None:
         """Move bytes and events between the layers until none is left to move."""
         self._now = max(self._now, now)
+        self._settled = False
+        self._others_known = False
         self._flush_at = None
         for _ in range(_MAX_PUMP_ROUNDS):
             self._pump_links(now)
             for destination, packet in self.sessions.packets_to_send(now):
                 self.router.send(destination, packet, now)
-            if not self._pump_router(now):
-                return  # nothing reached the sessions, so nothing new waits anywhere
+            fed, backlog = self._pump_router(now)
+            if not fed:
+                # Nothing reached the sessions, so nothing new waits anywhere (but a
+                # router batch cut short: its timer, set to now, sends the rest).
+                self._settled = not backlog
+                return
 
-    def _pump_links(self, now: float) -> None:
+    def _pump_links(self, now: float) -> bool:
+        """Link events up; True when one reached another layer (router, peers)."""
         links, router = self.links, self.router
+        touched = False
         while (event := links.next_event()) is not None:
             if isinstance(event, LinkPayloadReceived):
-                self._on_payload(event.link, event.payload, now)
-            elif isinstance(event, LinkMeasured):
+                payload = event.payload
+                if payload and payload[0] == _NEIGHBOUR_CODE:  # the hot path
+                    self._events.append(
+                        NeighbourDataReceived(
+                            peer=event.peer, link=event.link, payload=bytes(payload[1:])
+                        )
+                    )
+                else:
+                    touched = True
+                    self._on_payload(event.link, payload, now)
+                continue
+            touched = True
+            if isinstance(event, LinkMeasured):
                 router.link_measured(event.link, event.rtt, event.lost, now)
             elif isinstance(event, LinkEstablished):
                 self._on_established(event, now)
@@ -438,22 +489,23 @@ class Node:
                 dial = self._dial_of.pop(event.transport, None)
                 if dial is not None:
                     self.dial_failed(dial, now, event.detail)
+        return touched
 
-    def _on_payload(self, link: LinkId, payload: bytes, now: float) -> None:
+    def _on_payload(self, link: LinkId, payload: memoryview, now: float) -> None:
+        """A link payload for the router (neighbour payloads take the hot path)."""
         kind = payload[0] if payload else -1
         if kind in _ROUTING:
-            self.router.receive_packet(link, payload, now)
-        elif kind == NodePacket.NEIGHBOUR:
-            peer = self.links.peer_of(link)
-            if peer is not None:
-                self._events.append(
-                    NeighbourDataReceived(peer=peer, link=link, payload=payload[1:])
-                )
+            self.router.receive_packet(link, bytes(payload), now)
         else:
             self._drop("unknown_link_payload")
 
-    def _pump_router(self, now: float) -> bool:
-        """Routing events up, routed packets down; True when the sessions were fed."""
+    def _pump_router(self, now: float) -> tuple[bool, bool]:
+        """Routing events up, routed packets down.
+
+        Returns:
+            Whether the sessions were fed, and whether the router's batch was full
+            (more may wait).
+        """
         router, sessions = self.router, self.sessions
         fed = False
         while (event := router.next_event()) is not None:
@@ -465,12 +517,13 @@ class Node:
                 fed = True
             elif isinstance(event, DestinationUnreachable):
                 self._events.append(event)
-        for link, packet in router.packets_to_send(now):
+        packets = router.packets_to_send(now)
+        for link, packet in packets:
             try:
                 self.links.send(link, packet, now)
             except StateError:
                 self._drop("link_gone")
-        return fed
+        return fed, len(packets) >= self._batch_limit
 
     def _on_established(self, event: LinkEstablished, now: float) -> None:
         dial = self._dial_of.pop(event.transport, None)
@@ -504,6 +557,7 @@ class Node:
         return self.router.record_of(peer)
 
     def status(self, now: float) -> NodeStatus:
+        self._settled = self._others_known = False  # in case a layer ages state on reading
         peers = tuple(
             PeerInfo(
                 endpoint=e.endpoint,
