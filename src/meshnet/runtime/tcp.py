@@ -10,10 +10,11 @@ Pipeline of one connection (``TcpConnection``, an ``asyncio.Protocol``):
    the host feeds them to the node and pumps once for the whole read. A length prefix
    over the limit closes the connection (counted); the listener is unaffected.
 3. ``send``: frames are length-prefixed and written in one ``write`` (the first encrypted
-   link frame marks the connection as carrying a link). Above the high-water
-   mark the carrier is not writable (``wait_writable`` waits, which is how senders are
-   slowed); above the hard cap the peer is not reading at all and the connection is
-   aborted (counted), so a peer that never reads cannot grow our memory.
+   link frame marks the connection as carrying a link); while bytes are queued in the
+   transport already, prefix and frame are appended separately (no joined copy). Above
+   the high-water mark the carrier is not writable (``wait_writable`` waits, which is
+   how senders are slowed); above the hard cap the peer is not reading at all and the
+   connection is aborted (counted), so a peer that never reads cannot grow our memory.
 4. ``connection_lost``: the host tells the node the transport is gone.
 """
 
@@ -29,7 +30,7 @@ from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import FrameType
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
-from meshnet.wire.framing import StreamDeframer, encode_frame
+from meshnet.wire.framing import FRAME_HEADER_SIZE, StreamDeframer, encode_frame
 
 __all__ = ["TcpAdmission", "TcpConnection", "dial_tcp", "listen_tcp"]
 
@@ -206,8 +207,15 @@ class TcpConnection(asyncio.Protocol):
             return
         if not self.linked:
             self.linked = any(frame and frame[0] == _TRANSPORT for frame in frames)
-        if len(frames) == 1:
-            transport.write(encode_frame(frames[0]))
+        if transport.get_write_buffer_size():
+            # Bytes are queued already, so a write only appends to the transport's
+            # buffer: prefix and frame go in separately, with no joined copy of each frame.
+            write = transport.write
+            for frame in frames:
+                write(len(frame).to_bytes(FRAME_HEADER_SIZE, "big"))
+                write(frame)
+        elif len(frames) == 1:
+            transport.write(encode_frame(frames[0]))  # one send() call: a whole frame
         else:
             transport.write(b"".join([encode_frame(frame) for frame in frames]))
         if transport.get_write_buffer_size() > self._hard_cap:
