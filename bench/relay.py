@@ -112,6 +112,8 @@ def sealed_chain(relays: int) -> list[Child]:
 def mesh_chain(relays: int, tag: str, max_packet: int | None) -> list[Child]:
     """A sink node and ``relays`` relay nodes, each linked to the next one."""
     extra = ["--max-packet", str(max_packet)] if max_packet else []
+    if os.environ.get("RELAY_STATUS"):
+        extra.append("--status")
     script = str(SUPPORT / "mesh_node.py")
     chain = [Child(script, "sink", "--label", f"{tag}-sink", *extra)]
     for i in range(relays):

@@ -78,6 +78,15 @@ async def serve(args: argparse.Namespace) -> None:
     await reader.read()  # until the parent closes our stdin
     if task is not None:
         task.cancel()
+    if args.status:
+        status = driver.status()
+        node = status.node
+        print(
+            f"{args.label}: routing drops {dict(node.routing.counters.drops)}, "
+            f"forwarded {node.routing.counters.forwarded}, node drops {dict(node.drops)}, "
+            f"driver {dict(status.counters)}",
+            file=sys.stderr,
+        )
     await driver.stop()
 
 
@@ -87,4 +96,5 @@ if __name__ == "__main__":
     parser.add_argument("--label", required=True)
     parser.add_argument("--connect", nargs=2, metavar=("ENDPOINT", "NODE_ID"))
     parser.add_argument("--max-packet", type=int, help="session packet budget (default: core's)")
+    parser.add_argument("--status", action="store_true", help="print drop counters at exit")
     asyncio.run(serve(parser.parse_args()))

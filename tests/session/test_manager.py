@@ -21,6 +21,7 @@ from meshnet.session.frames import CloseReason, StreamErrorCode
 from meshnet.session.state import SessionState
 
 MB = bytes(range(256)) * 4096  # 1 MiB, every byte value
+MiB = 1 << 20
 
 
 def _transfer(pair: SessionPair, data: bytes, *, seconds: float = 300.0) -> Side:
@@ -405,3 +406,43 @@ def test_a_smaller_budget_mid_transfer_cuts_retransmissions_too() -> None:
     assert max(len(p) for side, p in pair.wire if side == "a") <= 600
     (status,) = pair.a.manager.status(pair.now).sessions
     assert status.max_packet == 600 and dict(status.drops)["datagram_too_large"] == 1
+
+
+def test_a_wide_window_goes_out_in_bursts_with_a_timer_for_the_rest() -> None:
+    config = SessionConfig(
+        max_packet=65000, stream_receive_window=4 * MiB, session_receive_window=8 * MiB
+    )
+    pair = SessionPair(seed=31, config=config)
+    pair.establish()
+    session = pair.a.manager._sessions[pair.b.node_id]
+    session.recovery.cc.cwnd = 4 * MiB  # a path that took megabytes without a loss
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.manager.stream_send(stream, bytes(3 * MiB), pair.now)
+    first = pair.a.manager.packets_to_send(pair.now)
+    burst = sum(len(packet) for _, packet in first)
+    assert 256 * 1024 <= burst < 256 * 1024 + 65000  # one burst, not the whole window
+    assert pair.a.manager.get_timer() == pair.now  # the rest is due at once
+    second = pair.a.manager.packets_to_send(pair.now)
+    assert sum(len(packet) for _, packet in second) >= 256 * 1024
+
+
+def test_receive_windows_grow_while_the_reader_keeps_up() -> None:
+    pair = SessionPair(seed=32, config=SessionConfig(max_packet=65000))
+    pair.establish()
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, bytes(16 * MiB), pair.now)
+    assert pair.run(60.0, until=lambda: len(pair.b.finished) == 1)
+    streams = pair.b.manager._sessions[pair.a.node_id].streams
+    assert streams.recv_window == SessionConfig().max_session_receive_window
+    assert sum(map(len, pair.b.received.values())) == 16 * MiB
+
+
+def test_receive_windows_stay_when_nobody_reads() -> None:
+    pair = SessionPair(seed=33, config=SessionConfig(max_packet=65000))
+    pair.establish()
+    pair.b.reading = False
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, bytes(4 * MiB), pair.now)
+    pair.run(20.0)
+    held = sum(len(getattr(e, "data", b"")) for e in pair.b.manager._events)
+    assert held == SessionConfig().stream_receive_window  # the first window, not grown

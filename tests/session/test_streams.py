@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from meshnet.errors import DecodeError, StateError
 from meshnet.ids import StreamId
 from meshnet.session.state import RecvState, SendState
-from meshnet.session.streams import RecvStream, SendStream
+from meshnet.session.streams import RecvStream, SendStream, grown_window
 
 Frame = tuple[int, bytes, bool]
 
@@ -120,10 +120,33 @@ def test_receive_credit_follows_consumption() -> None:
     stream = _recv(window=100)
     grown, ready = stream.on_data(0, b"x" * 60, False)
     assert grown == 60 and ready == [b"x" * 60]
-    assert stream.on_consumed(40) is None  # still more than half a window ahead
-    assert stream.on_consumed(20) == 160
+    assert stream.on_consumed(40, 1.0, 0.1, 400) is None  # more than half a window ahead
+    assert stream.on_consumed(20, 1.0, 0.1, 400) == 160  # the first update: no growth
     with pytest.raises(DecodeError, match="credit"):
         stream.on_data(150, b"y" * 20, False)
+
+
+def test_receive_window_grows_only_when_updates_come_fast() -> None:
+    stream = _recv(window=100)
+    stream.on_data(0, b"x" * 100, False)
+    assert stream.on_consumed(60, 1.0, 0.1, 400) == 160  # first update, window 100
+    stream.on_data(100, b"x" * 60, False)
+    assert stream.on_consumed(60, 1.05, 0.1, 400) == 320  # within 0.1 s: window 200
+    stream.on_data(160, b"x" * 160, False)
+    assert stream.on_consumed(160, 1.1, 0.1, 400) == 680  # window 400: the limit
+    stream.on_data(320, b"x" * 300, False)
+    assert stream.on_consumed(300, 1.12, 0.1, 400) == 980  # stays at the limit
+    stream.on_data(620, b"x" * 300, False)
+    assert stream.on_consumed(300, 5.0, 0.1, 400) == 1280  # a slow reader: no growth
+    assert stream.window == 400
+
+
+@pytest.mark.parametrize(
+    ("new", "since", "expected"),
+    [(100, 0.05, 200), (100, 0.2, 100), (300, 0.0, 400), (400, 0.0, 400)],
+)
+def test_grown_window(new: int, since: float, expected: int) -> None:
+    assert grown_window(new, since, 0.1, 400) == expected
 
 
 @pytest.mark.parametrize(

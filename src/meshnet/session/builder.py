@@ -115,11 +115,14 @@ class PacketBuilder:
         self.packets_sent += 1
         return packet
 
-    def build_all(self, keys: KeyRing, max_packet: int, now: float) -> list[bytes]:
-        """Every packet the window (and owed probes) allows now."""
+    def build_all(self, keys: KeyRing, max_packet: int, now: float, budget: int) -> list[bytes]:
+        """The packets the window (and owed probes) allows now, stopping once they add up
+        to ``budget`` bytes (the caller asks again soon: ``has_more``)."""
         out: list[bytes] = []
-        while (packet := self._build(keys, max_packet, now)) is not None:
+        total = 0
+        while total < budget and (packet := self._build(keys, max_packet, now)) is not None:
             out.append(packet)
+            total += len(packet)
         return out
 
     def _has_work(self, keys: KeyRing) -> bool:

@@ -40,6 +40,8 @@ _AT_LEAST_ONE = (
     "stream_send_buffer",
     "stream_receive_window",
     "session_receive_window",
+    "max_stream_receive_window",
+    "max_session_receive_window",
     "handshake_burst",
 )
 
@@ -92,12 +94,21 @@ class SessionConfig:
     """Datagrams held per session while it handshakes or the window is full."""
     max_queued_bytes: int = 256 * 1024
     """... and at most this many bytes of them."""
-    stream_send_buffer: int = 256 * 1024
-    """Bytes a stream holds that the peer has not acknowledged yet."""
+    stream_send_buffer: int = 4 * 1024 * 1024
+    """Bytes a stream holds that the peer has not acknowledged yet (the application's
+    own data; it must cover the path's bandwidth-delay product to fill the path)."""
     stream_receive_window: int = 256 * 1024
-    """Bytes one stream may receive beyond what the application has taken."""
+    """Bytes one stream may receive beyond what the application has taken, at first."""
     session_receive_window: int = 1024 * 1024
-    """Bytes all streams of a session together may receive beyond what was taken."""
+    """Bytes all streams of a session together may receive beyond what was taken, at
+    first."""
+    max_stream_receive_window: int = 4 * 1024 * 1024
+    """A stream's receive window doubles, up to this, each time the application takes
+    data so fast that a credit update follows the previous one within two round trips
+    (the window, not the reader, was the limit: auto-tuning as in QUIC stacks). A
+    peer whose data nobody reads never grows a window."""
+    max_session_receive_window: int = 8 * 1024 * 1024
+    """... and the session's window up to this."""
     max_ack_delay: float = 0.025
     """The longest we delay an acknowledgement (RFC 9002 max_ack_delay)."""
     initial_rtt: float = 0.5
@@ -116,6 +127,14 @@ class SessionConfig:
         if not MIN_PACKET <= self.max_packet <= MAX_PACKET_LIMIT:
             raise ConfigError(
                 f"session.max_packet must be between {MIN_PACKET} and {MAX_PACKET_LIMIT}"
+            )
+        if self.max_stream_receive_window < self.stream_receive_window:
+            raise ConfigError(
+                "session.max_stream_receive_window must be at least stream_receive_window"
+            )
+        if self.max_session_receive_window < self.session_receive_window:
+            raise ConfigError(
+                "session.max_session_receive_window must be at least session_receive_window"
             )
         if self.reject_after_time <= self.rekey_after_time:
             raise ConfigError("session.reject_after_time must exceed session.rekey_after_time")

@@ -92,6 +92,7 @@ class SessionManager:
         self._events: deque[SessionEvent] = deque()
         self._timers: DeadlineHeap[Session] = DeadlineHeap()
         self._dirty: dict[Session, None] = {}
+        self._sent_at = 0.0  # the time of the last packets_to_send (the latest we know)
         self._max_packet: dict[NodeId, int] = {}
         self._assembly: Reassembler[tuple[NodeId, int, int]] = Reassembler(
             max_pending=64, timeout=config.handshake_timeout
@@ -511,6 +512,7 @@ class SessionManager:
         out: list[tuple[NodeId, bytes]] = []
         dirty = self._dirty
         self._dirty = {}
+        self._sent_at = now
         for session in dirty:
             peer = session.peer
             for packet in session.packets(now):
@@ -519,6 +521,8 @@ class SessionManager:
                 self._forget(session)
             else:
                 self._timers.set(session, session.get_timer())
+                if session.has_more:
+                    self._dirty[session] = None  # a burst's worth went out: more next call
         return out
 
     def next_event(self) -> SessionEvent | None:
@@ -530,7 +534,7 @@ class SessionManager:
         if isinstance(event, StreamDataReceived):
             session = self._streams.get(event.stream)
             if session is not None:
-                session.on_consumed(event.stream, len(event.data))
+                session.on_consumed(event.stream, len(event.data), self._sent_at)
                 self._touch(session)
         elif isinstance(event, DatagramReceived):
             self._datagram_backlog -= 1
@@ -539,7 +543,10 @@ class SessionManager:
     # -- time ----------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        """The earliest time ``handle_timer`` must run, or None."""
+        """The earliest time ``handle_timer`` must run, or None (now while a session
+        has packets that did not fit the last ``packets_to_send`` call's burst)."""
+        if self._dirty:
+            return self._sent_at
         return self._timers.earliest()
 
     def handle_timer(self, now: float) -> None:

@@ -69,6 +69,11 @@ from meshnet.wire.buffer import Reader
 __all__ = ["Session"]
 
 _PROBE_PACKETS = 2
+_BURST = 256 * 1024
+"""Sealed bytes one ``packets`` call returns at most. A wide congestion window would
+otherwise pour megabytes into the routing layer's bounded link queue at once, which
+drops what does not fit (a loss the sender made itself); the rest goes out on the
+next call, after the driver has written this burst."""
 _MAX_QUEUED_PINGS = 64  # application pings waiting for one packet
 _CLOSE_REPEAT = 0.5  # in CLOSING, answer the peer's packets with CLOSE at most this often
 _I = SessionInput
@@ -104,6 +109,7 @@ class Session:
         self.established_reported = False
         self.announce = True  # False for a candidate: the manager reports it on promotion
         self.max_packet = max_packet
+        self.has_more = False  # the last ``packets`` call stopped at its byte budget
         self.handshake: SessionHandshake | None = None
         self.keys: KeyRing | None = None
         self._identity = identity
@@ -550,8 +556,9 @@ class Session:
 
     # -- packets out ---------------------------------------------------------------------
 
-    def packets(self, now: float) -> list[bytes]:
-        """Every packet this session may send now (handshake or sealed)."""
+    def packets(self, now: float, budget: int = _BURST) -> list[bytes]:
+        """The packets this session may send now (handshake or sealed), at most about
+        ``budget`` bytes of sealed ones; ``has_more`` says when the budget cut them."""
         out = self._handshake_out
         self._handshake_out = []
         keys = self.keys
@@ -564,7 +571,9 @@ class Session:
                 self._close_sent_at = now
             return out
         if self.state in _LIVE_KEYS:
-            out.extend(self.out.build_all(keys, self.max_packet, now))
+            sealed = self.out.build_all(keys, self.max_packet, now, budget)
+            self.has_more = sum(len(packet) for packet in sealed) >= budget
+            out.extend(sealed)
             self._sync_rekey()
         return out
 
@@ -662,9 +671,11 @@ class Session:
 
     # -- inspection ----------------------------------------------------------------------
 
-    def on_consumed(self, handle: StreamId, count: int) -> None:
+    def on_consumed(self, handle: StreamId, count: int, now: float) -> None:
         """The application took ``count`` bytes of ``handle``: give credit back."""
-        self.streams.on_consumed(handle, count)
+        rtt = self.recovery.rtt
+        grow_within = 2 * rtt.smoothed if rtt.has_sample else 0.0
+        self.streams.on_consumed(handle, count, now, grow_within)
 
     def status(self, now: float) -> SessionStatus:
         """A frozen snapshot of this session."""

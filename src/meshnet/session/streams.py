@@ -32,7 +32,19 @@ from meshnet.session.state import (
     send_transition,
 )
 
-__all__ = ["RecvStream", "SendStream"]
+__all__ = ["RecvStream", "SendStream", "grown_window"]
+
+
+def grown_window(window: int, since_update: float, grow_within: float, limit: int) -> int:
+    """The receive window for the next credit update (flow-control auto-tuning).
+
+    A credit update is due when the application took half a window. If the previous
+    one was less than ``grow_within`` (two round trips) ago, the data flowed as fast as
+    the window let it: double the window, up to ``limit``.
+    """
+    if since_update < grow_within and window < limit:
+        return min(window * 2, limit)
+    return window
 
 
 class SendStream:
@@ -255,6 +267,7 @@ class RecvStream:
         "reset_code",
         "service",
         "state",
+        "updated",
         "window",
     )
 
@@ -262,6 +275,7 @@ class RecvStream:
         self.handle = handle
         self.state = RecvState.RECV
         self.window = window
+        self.updated = float("-inf")  # when the last credit update was made
         self.max_data_sent = window
         self.service = service
         self.delivered = 0  # bytes handed to the application (events queued)
@@ -375,8 +389,15 @@ class RecvStream:
         self._chunks.clear()
         self._offsets.clear()
 
-    def on_consumed(self, count: int) -> int | None:
+    def on_consumed(self, count: int, now: float, grow_within: float, limit: int) -> int | None:
         """The application took ``count`` bytes.
+
+        Args:
+            count: bytes taken.
+            now: the current time.
+            grow_within: when this update follows the previous one within this long
+                (two round trips), the window was the limit: it doubles ...
+            limit: ... up to this.
 
         Returns:
             A new credit to advertise (MAX_STREAM_DATA), or None while the old one is
@@ -386,6 +407,8 @@ class RecvStream:
         if self.final_size is not None or self.state not in (RecvState.RECV,):
             return None
         if self.max_data_sent - self.consumed <= self.window // 2:
+            self.window = grown_window(self.window, now - self.updated, grow_within, limit)
+            self.updated = now
             self.max_data_sent = self.consumed + self.window
             return self.max_data_sent
         return None

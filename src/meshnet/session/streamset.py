@@ -51,7 +51,7 @@ from meshnet.session.frames import (
 )
 from meshnet.session.packets import TransportParameters
 from meshnet.session.state import RecvState, SendState
-from meshnet.session.streams import RecvStream, SendStream
+from meshnet.session.streams import RecvStream, SendStream, grown_window
 
 __all__ = ["StreamRecord", "StreamSet"]
 
@@ -113,6 +113,8 @@ class StreamSet:
         self.send_credit = 0  # the peer's MAX_DATA
         self.sent_total = 0
         self.recv_max_sent = config.session_receive_window
+        self.recv_window = config.session_receive_window  # grows (auto-tuning)
+        self._recv_updated = float("-inf")
         self.recv_highest = 0
         self.recv_consumed = 0
         self.control: deque[Frame] = deque()
@@ -224,7 +226,7 @@ class StreamSet:
         if extra > 0:
             recv.delivered = recv.highest
             recv.consumed += extra
-            self._credit_session(extra)
+            self._credit_session(extra, 0.0, 0.0)  # nothing was read: never grows
 
     # -- frames from the peer ------------------------------------------------------------
 
@@ -345,22 +347,30 @@ class StreamSet:
 
     # -- credit --------------------------------------------------------------------------
 
-    def _credit_session(self, count: int) -> None:
+    def _credit_session(self, count: int, now: float, grow_within: float) -> None:
         if count <= 0:
             return
         self.recv_consumed += count
-        window = self._config.session_receive_window
+        window = self.recv_window
         if self.recv_max_sent - self.recv_consumed <= window // 2:
-            self.recv_max_sent = self.recv_consumed + window
+            limit = self._config.max_session_receive_window
+            self.recv_window = grown_window(window, now - self._recv_updated, grow_within, limit)
+            self._recv_updated = now
+            self.recv_max_sent = self.recv_consumed + self.recv_window
             self.control.append(MaxData(self.recv_max_sent))
 
-    def on_consumed(self, handle: StreamId, count: int) -> None:
-        """The application took ``count`` bytes of ``handle`` from the event queue."""
-        self._credit_session(count)
+    def on_consumed(self, handle: StreamId, count: int, now: float, grow_within: float) -> None:
+        """The application took ``count`` bytes of ``handle`` from the event queue.
+
+        ``grow_within`` is two round trips: credit updates closer together than that
+        grow the windows (``grown_window``).
+        """
+        self._credit_session(count, now, grow_within)
         entry = self.by_handle.get(handle)
         if entry is None:
             return
-        maximum = entry.recv.on_consumed(count)
+        limit = self._config.max_stream_receive_window
+        maximum = entry.recv.on_consumed(count, now, grow_within, limit)
         if maximum is not None:
             self.control.append(MaxStreamData(entry.wire_id, maximum))
         self._check_removal(entry)
