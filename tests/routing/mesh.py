@@ -132,8 +132,10 @@ class Mesh:
         latency: float = 0.005,
         rtt: float | None = None,
         loss: float = 0.0,
+        stream: bool = False,
     ) -> Wire:
-        """Bring up a link between nodes ``a`` and ``b`` (and measure it if ``rtt``)."""
+        """Bring up a link between nodes ``a`` and ``b`` (and measure it if ``rtt``);
+        ``stream``: the link runs over a stream carrier (TCP)."""
         link_a, link_b = LinkId(self._next_link), LinkId(self._next_link + 1)
         self._next_link += 2
         wire = Wire(a, b, link_a, link_b, latency)
@@ -141,8 +143,8 @@ class Mesh:
         self._by_link[(a, link_a)] = wire
         self._by_link[(b, link_b)] = wire
         na, nb = self.nodes[a], self.nodes[b]
-        na.router.link_up(link_a, nb.node_id, self.now, record=nb.identity.record)
-        nb.router.link_up(link_b, na.node_id, self.now, record=na.identity.record)
+        na.router.link_up(link_a, nb.node_id, self.now, record=nb.identity.record, stream=stream)
+        nb.router.link_up(link_b, na.node_id, self.now, record=na.identity.record, stream=stream)
         self._touched.update((a, b))
         if rtt is not None:
             self.measure(a, b, rtt=rtt, loss=loss)

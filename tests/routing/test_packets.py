@@ -45,6 +45,7 @@ def headers(draw: st.DrawFn) -> RoutedHeader:
         source=draw(node_ids),
         destination=draw(node_ids),
         relays=relays,
+        stream_path=draw(st.booleans()),
     )
 
 
@@ -68,6 +69,24 @@ def test_advance_moves_next_and_spends_one_hop(header: RoutedHeader) -> None:
         header.destination,
         header.relays,
     )
+    assert moved.stream_path == header.stream_path  # a stream link keeps the flag
+
+
+def test_a_datagram_link_clears_the_stream_path_flag() -> None:
+    data = encode_routed(_header(stream_path=True), b"body")
+    kept, _ = decode_routed(advance(data, stream_link=True), max_body=10)
+    cleared, body = decode_routed(advance(data, stream_link=False), max_body=10)
+    assert kept.stream_path and not cleared.stream_path
+    assert (cleared.next, cleared.relays, body) == (1, (b"r" * 8,), b"body")
+    again, _ = decode_routed(advance(encode_routed(_header(), b""), stream_link=True), max_body=1)
+    assert not again.stream_path  # a relay never sets it
+
+
+def test_the_reserved_flag_is_refused() -> None:
+    data = bytearray(encode_routed(_header(), b""))
+    data[3] |= 0x40
+    with pytest.raises(DecodeError, match="reserved"):
+        decode_routed(bytes(data), max_body=10)
 
 
 def _header(**changes: object) -> RoutedHeader:

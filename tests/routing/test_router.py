@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,6 +39,26 @@ def test_line_of_ten_delivers_the_first_packet_intact() -> None:
         assert mesh.nodes[relay].router.status(mesh.now).counters.forwarded == 1
     counters = mesh.nodes[0].router.status(mesh.now).counters
     assert (counters.originated, counters.drops) == (1, ())
+
+
+@pytest.mark.parametrize(
+    ("streams", "room"), [((True, True, True), 65535), ((True, False, True), 0)]
+)
+def test_the_destination_learns_whether_every_link_was_a_stream_link(
+    streams: tuple[bool, ...], room: int
+) -> None:
+    mesh = Mesh()
+    nodes = mesh.add_many(4)
+    for (a, b), stream in zip(itertools.pairwise(nodes), streams, strict=True):
+        mesh.connect(a, b, stream=stream)
+    mesh.run_for(3.0)
+    mesh.send(0, 3, b"there")
+    mesh.send(3, 0, b"back")
+    mesh.run_for(1.0)
+    (there,) = mesh.nodes[3].of(PacketDelivered)
+    (back,) = mesh.nodes[0].of(PacketDelivered)
+    assert (there.payload, there.hops, there.room) == (b"there", 3, room)
+    assert (back.payload, back.room) == (b"back", room)
 
 
 def test_packets_follow_the_path_with_a_route_in_place() -> None:

@@ -40,6 +40,7 @@ class Path:
     reorder: float = 0.0  # chance that a packet is held back by an extra delay
     reorder_delay: float = 0.03
     down: bool = False  # drop everything (an outage, a failed relay)
+    room: int = 0  # what routing says this direction carries whole (PacketDelivered.room)
 
 
 @dataclass
@@ -124,7 +125,7 @@ class SessionPair:
         self.wire: list[tuple[str, bytes]] = []
         self.capture = True
         self.delivered = 0
-        self._flight: list[tuple[float, int, str, bytes]] = []
+        self._flight: list[tuple[float, int, str, bytes, int]] = []
         self._seq = 0
 
     def _side(self, name: str, ident: Identity, config: SessionConfig, root: SeededEntropy) -> Side:
@@ -162,7 +163,8 @@ class SessionPair:
             if rnd() < path.reorder:
                 delay += path.reorder_delay
             self._seq += 1
-            heapq.heappush(self._flight, (self.now + delay, self._seq, peer.name, packet))
+            entry = (self.now + delay, self._seq, peer.name, packet, path.room)
+            heapq.heappush(self._flight, entry)
 
     def flush(self) -> None:
         for side in (self.a, self.b):
@@ -181,9 +183,9 @@ class SessionPair:
             candidates.append(self._flight[0][0])
         self.now = max(self.now, min(candidates))
         while self._flight and self._flight[0][0] <= self.now:
-            _, _, name, packet = heapq.heappop(self._flight)
+            _, _, name, packet, room = heapq.heappop(self._flight)
             side = self.a if name == "a" else self.b
-            side.manager.receive_packet(self.other(side).node_id, packet, self.now)
+            side.manager.receive_packet(self.other(side).node_id, packet, self.now, room=room)
             self.delivered += 1
         for side in (self.a, self.b):
             timer = side.manager.get_timer()

@@ -10,6 +10,7 @@ from meshnet.errors import DecodeError
 from meshnet.session.frames import (
     MAX_CLOSE_TEXT,
     MAX_OFFSET,
+    MAX_PATH_ROOM,
     MAX_REKEY_FRAGMENTS,
     Ack,
     Close,
@@ -20,6 +21,7 @@ from meshnet.session.frames import (
     MaxData,
     MaxStreamData,
     MaxStreams,
+    PathRoom,
     Ping,
     Rekey,
     ResetStream,
@@ -84,6 +86,7 @@ FRAMES: st.SearchStrategy[Frame] = st.one_of(
     st.builds(StopSending, varints, st.integers(0, 2**62)),
     st.builds(Close, st.sampled_from(CloseReason), st.text(max_size=50)),
     rekeys(),
+    st.builds(PathRoom, st.integers(0, MAX_PATH_ROOM)),
 )
 
 
@@ -157,3 +160,9 @@ def test_close_text_is_cut_to_its_limit() -> None:
     frame = Close(CloseReason.NORMAL, "é" * MAX_CLOSE_TEXT)
     (decoded,) = decode_frames(Reader(_encode([frame])))
     assert decoded == Close(CloseReason.NORMAL, "é" * (MAX_CLOSE_TEXT // 2))
+
+
+def test_a_path_room_over_the_limit_is_refused() -> None:
+    data = bytes(Writer().u8(FrameType.PATH_ROOM).varint(MAX_PATH_ROOM + 1))
+    with pytest.raises(DecodeError):
+        decode_frames(Reader(data))

@@ -446,3 +446,47 @@ def test_receive_windows_stay_when_nobody_reads() -> None:
     pair.run(20.0)
     held = sum(len(getattr(e, "data", b"")) for e in pair.b.manager._events)
     assert held == SessionConfig().stream_receive_window  # the first window, not grown
+
+
+def _budget(side: Side, peer: NodeId) -> int:
+    return side.manager._sessions[peer].max_packet
+
+
+def test_a_stream_path_lets_the_sender_use_large_packets() -> None:
+    pair = SessionPair(seed=34, ab=Path(room=65535))  # a -> b: every link is TCP
+    pair.establish()
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, MB, pair.now)
+    assert pair.run(30.0, until=lambda: len(pair.b.finished) == 1)
+    assert bytes(next(iter(pair.b.received.values()))) == MB
+    assert _budget(pair.a, pair.b.node_id) == 65535  # b reported the room with its ACKs
+    assert _budget(pair.b, pair.a.node_id) == 1100  # b -> a is not a stream path
+    sizes = [len(packet) for side, packet in pair.wire if side == "a"]
+    assert max(sizes) == 65535
+    pair.a.manager.path_changed(pair.b.node_id, pair.now)
+    assert _budget(pair.a, pair.b.node_id) == 1100  # back to the base until b reports
+
+
+def test_the_budget_falls_back_when_a_datagram_link_joins_the_path() -> None:
+    pair = SessionPair(seed=35, ab=Path(room=65535))
+    pair.establish()
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, MB, pair.now, close=False)
+    pair.run(2.0)
+    assert _budget(pair.a, pair.b.node_id) == 65535
+    pair.paths["a"].room = 0  # the route now crosses a UDP link
+    pair.a.write(stream, MB, pair.now)
+    assert pair.run(30.0, until=lambda: len(pair.b.finished) == 1)
+    assert _budget(pair.a, pair.b.node_id) == 1100
+    assert bytes(next(iter(pair.b.received.values()))) == MB + MB
+
+
+def test_no_path_room_is_reported_on_datagram_paths() -> None:
+    pair = SessionPair(seed=36)
+    pair.establish()
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, MB, pair.now)
+    assert pair.run(30.0, until=lambda: len(pair.b.finished) == 1)
+    assert pair.b.manager._sessions[pair.a.node_id].out.room_reported == 0
+    assert _budget(pair.a, pair.b.node_id) == 1100
+    assert max(len(packet) for _, packet in pair.wire) <= 1100

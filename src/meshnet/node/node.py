@@ -142,6 +142,7 @@ class Node:
         self._now = 0.0  # the latest time any input carried
         self._flush_at: float | None = None
         self._dial_of: dict[TransportId, int] = {}
+        self._stream_transports: set[TransportId] = set()  # carriers that are not datagram
         self._events: deque[NodeEvent] = deque()
         self._commands: list[TransportCommand] = []
         self._settled = False  # the last pump left nothing waiting in router or sessions
@@ -322,6 +323,8 @@ class Node:
             if entry is not None and expected_peer is None:
                 expected_peer = entry.expected
             self._dial_of[transport] = dial
+        if not datagram:
+            self._stream_transports.add(transport)
         self.links.transport_opened(
             transport,
             now,
@@ -344,6 +347,7 @@ class Node:
         self._events.append(PeerDialFailed(endpoint=entry.endpoint, reason=reason, retry_in=retry))
 
     def transport_closed(self, transport: TransportId, now: float) -> None:
+        self._stream_transports.discard(transport)
         self.links.transport_closed(transport, now)
         self._pump(now)
         dial = self._dial_of.pop(transport, None)
@@ -510,7 +514,7 @@ class Node:
         fed = False
         while (event := router.next_event()) is not None:
             if isinstance(event, PacketDelivered):
-                sessions.receive_packet(event.source, event.payload, now)
+                sessions.receive_packet(event.source, event.payload, now, room=event.room)
                 fed = True
             elif isinstance(event, RouteChanged):
                 sessions.path_changed(event.destination, now)
@@ -533,7 +537,8 @@ class Node:
             first_contact = entry is not None and entry.expected is None
             self.peers.dial_succeeded(dial, event.peer, now)
         self.peers.link_up(event.peer, now)
-        self.router.link_up(event.link, event.peer, now, record=event.peer_record)
+        stream = event.transport in self._stream_transports
+        self.router.link_up(event.link, event.peer, now, record=event.peer_record, stream=stream)
         self._events.append(
             PeerConnected(
                 peer=event.peer,

@@ -35,6 +35,9 @@ class PacketDelivered:
     """The end-to-end payload, as the source gave it to ``send``."""
     hops: int
     """Links the packet crossed (relays + 1)."""
+    room: int = 0
+    """The largest payload every link of the packet's path carries whole, when all of
+    them are stream links (``STREAM_PATH``); 0 otherwise (a datagram link on the way)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

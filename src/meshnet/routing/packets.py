@@ -2,7 +2,7 @@
 
 Layout (docs/protocol/routing.md §4)::
 
-    DATA / ROUTE_ERROR   type u8 | hop_limit u8 | next u8 | count u8
+    DATA / ROUTE_ERROR   type u8 | hop_limit u8 | next u8 | flags and count u8
                          | source (32) | destination (32) | count x relay prefix (8) | body
 
 ``relays`` is the path the source chose, without the two ends; ``next`` is the index of
@@ -10,6 +10,14 @@ the relay that is to receive the packet (``count`` when the destination is). Eac
 checks that it is ``relays[next]``, adds one to ``next``, takes one from ``hop_limit``
 and passes the packet on: both fields sit at fixed offsets, so forwarding patches two
 bytes and never re-encodes. A DATA body is the end-to-end payload, opaque here.
+
+The fourth byte holds the relay count in its low six bits and flags in the top two:
+``STREAM_PATH`` (0x80) says every link the packet crossed so far is a stream link
+(TCP), which carries a 64 KiB body whole. The source sets it when its first link is
+one; a relay clears it when it passes the packet to a datagram link. The destination
+thus learns whether the whole path would carry large packets without link-layer
+fragmentation (its session tells the source: docs/protocol/session.md §2). Bit 0x40
+is reserved (zero).
 
 A ROUTE_ERROR is a routed packet from the relay that could not forward (its source) to
 the source of the dropped packet (its destination), over the reversed relay list. Body::
@@ -33,8 +41,10 @@ from meshnet.wire.buffer import Reader, Writer
 from meshnet.wire.codes import RoutingPacket
 
 __all__ = [
+    "COUNT_OFFSET",
     "HOP_LIMIT_OFFSET",
     "NEXT_OFFSET",
+    "STREAM_PATH",
     "ROUTE_ERROR_DOMAIN",
     "RouteError",
     "RouteErrorReason",
@@ -47,6 +57,11 @@ __all__ = [
 
 HOP_LIMIT_OFFSET = 1
 NEXT_OFFSET = 2
+COUNT_OFFSET = 3
+STREAM_PATH = 0x80
+"""Flag in the count byte: every link crossed so far is a stream link."""
+_COUNT_MASK = 0x3F
+_RESERVED = 0x40
 _FIXED = 4 + 32 + 32
 ROUTE_ERROR_DOMAIN = b"meshnet route error v1\x00"
 _ROUTED = (RoutingPacket.DATA, RoutingPacket.ROUTE_ERROR)
@@ -73,6 +88,8 @@ class RoutedHeader:
     """Who it is for."""
     relays: tuple[bytes, ...]
     """The 8-byte id prefixes of the relays, in path order (at most 32)."""
+    stream_path: bool = False
+    """Every link crossed so far is a stream link (``STREAM_PATH``)."""
 
     def __post_init__(self) -> None:
         if self.kind not in _ROUTED:
@@ -92,7 +109,8 @@ class RoutedHeader:
 
 def encode_routed(header: RoutedHeader, body: bytes) -> bytes:
     """The packet: header then body."""
-    w = Writer().u8(header.kind).u8(header.hop_limit).u8(header.next).u8(len(header.relays))
+    count = len(header.relays) | (STREAM_PATH if header.stream_path else 0)
+    w = Writer().u8(header.kind).u8(header.hop_limit).u8(header.next).u8(count)
     w.raw(header.source.raw).raw(header.destination.raw)
     for relay in header.relays:
         w.raw(relay)
@@ -104,13 +122,16 @@ def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:
 
     Raises:
         DecodeError: truncated, an unknown type, hop limit 0, ``next`` past the relays,
-            more than 32 relays, or a body over ``max_body``.
+            more than 32 relays, the reserved flag, or a body over ``max_body``.
     """
     r = Reader(data)
     kind = r.u8()
     if kind not in _ROUTED:
         raise DecodeError(f"not a routed packet: {kind:#x}")
-    hop_limit, position, count = r.u8(), r.u8(), r.u8()
+    hop_limit, position, flags = r.u8(), r.u8(), r.u8()
+    count = flags & _COUNT_MASK
+    if flags & _RESERVED:
+        raise DecodeError("reserved flag set in a routed header")
     if hop_limit == 0:
         raise DecodeError("hop limit 0")
     if count > MAX_RELAYS or position > count:
@@ -127,18 +148,22 @@ def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:
         source=source,
         destination=destination,
         relays=relays,
+        stream_path=bool(flags & STREAM_PATH),
     )
     return header, r.rest()
 
 
-def advance(data: bytes) -> bytes:
-    """The packet as the next hop must receive it: ``next`` + 1, ``hop_limit`` - 1.
+def advance(data: bytes, *, stream_link: bool = True) -> bytes:
+    """The packet as the next hop must receive it: ``next`` + 1, ``hop_limit`` - 1, and
+    ``STREAM_PATH`` cleared unless the link it leaves on is a stream link.
 
     The caller has checked that the hop limit is above 1 and ``next`` below the count.
     """
     patched = bytearray(data)
     patched[HOP_LIMIT_OFFSET] -= 1
     patched[NEXT_OFFSET] += 1
+    if not stream_link:
+        patched[COUNT_OFFSET] &= ~STREAM_PATH & 0xFF
     return bytes(patched)
 
 

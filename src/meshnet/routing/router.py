@@ -80,6 +80,7 @@ __all__ = ["Router"]
 
 _ERRORS_REMEMBERED = 1024  # (source, next hop) pairs a relay remembers reporting
 _MAX_SEQUENCE = (1 << 63) - 1
+_MAX_ROOM = 65535  # the largest session packet a stream path is said to carry
 
 
 class Router:
@@ -148,6 +149,8 @@ class Router:
             max_bytes=config.pending_max_bytes,
         )
         self._records: dict[NodeId, IdentityRecord] = {}
+        self._stream_links: set[LinkId] = set()
+        self._stream_room = min(config.max_payload, _MAX_ROOM)
         self._errors_sent: OrderedDict[tuple[NodeId, bytes], float] = OrderedDict()
         self._events: deque[RoutingEvent] = deque()
         self._control_limit = config.max_origins // MAX_SUMMARY_ENTRIES + 64
@@ -181,7 +184,13 @@ class Router:
     # -- neighbours ------------------------------------------------------------------
 
     def link_up(
-        self, link: LinkId, peer: NodeId, now: float, *, record: IdentityRecord | None = None
+        self,
+        link: LinkId,
+        peer: NodeId,
+        now: float,
+        *,
+        record: IdentityRecord | None = None,
+        stream: bool = False,
     ) -> None:
         """A link to neighbour ``peer`` is established.
 
@@ -191,6 +200,8 @@ class Router:
             now: the current time.
             record: the peer's identity record from the handshake, if known (lets
                 ``record_of`` answer before its first announcement arrives).
+            stream: the link runs over a stream carrier (TCP), which carries any
+                payload whole; packets leaving on it keep ``STREAM_PATH``.
 
         Raises:
             StateError: ``link`` is already up, or ``peer`` is ourselves.
@@ -220,6 +231,8 @@ class Router:
             control_limit=self._control_limit,
         )
         self._neighbours.add(neighbour)
+        if stream:
+            self._stream_links.add(link)
         if record is not None and record.node_id == peer:
             self._records[peer] = record
         for packet in self._flooding.summaries():
@@ -229,6 +242,7 @@ class Router:
     def link_down(self, link: LinkId, now: float) -> None:
         """The link is gone; what was queued on it is dropped. Unknown links are ignored."""
         neighbour = self._neighbours.remove(link)
+        self._stream_links.discard(link)
         if neighbour is None:
             return
         self._now = now
@@ -315,7 +329,10 @@ class Router:
             if header.kind == RoutingPacket.DATA:
                 self._delivered += 1
                 hops = len(header.relays) + 1
-                self._events.append(PacketDelivered(source=header.source, payload=body, hops=hops))
+                room = self._stream_room if header.stream_path else 0
+                self._events.append(
+                    PacketDelivered(source=header.source, payload=body, hops=hops, room=room)
+                )
             else:
                 self._receive_route_error(header, body, now)
         elif header.hop_limit <= 1:
@@ -328,7 +345,8 @@ class Router:
                 out, gone = self._neighbours.by_prefix(hop), hop
             if out is not None:
                 self._forwarded += 1
-                self._enqueue(out, header.source, advance(data))
+                stream = out.link in self._stream_links
+                self._enqueue(out, header.source, advance(data, stream_link=stream))
             else:
                 self._drop(DropReason.NEXT_HOP_GONE)
                 if header.kind == RoutingPacket.DATA:
@@ -431,6 +449,7 @@ class Router:
             source=self._me,
             destination=destination,
             relays=relays,
+            stream_path=first.link in self._stream_links,
         )
         self._enqueue(first, self._me, encode_routed(header, payload))
 

@@ -3,7 +3,8 @@
 One packet at a time, never over ``max_packet`` bytes (docs/protocol/session.md §4):
 
 1. the packet number (varint), never reused, rekeys included;
-2. an ACK frame when one is due, or for free when the packet carries other frames;
+2. an ACK frame when one is due, or for free when the packet carries other frames,
+   with a PATH_ROOM frame beside it while the peer's packets come over a stream path;
 3. if the congestion window allows, or a probe is owed: REKEY fragments, control
    frames (credit, resets, MAX_STREAMS), queued datagrams, then STREAM frames
    round-robin over the streams (retransmissions first); a PING when the packet must
@@ -21,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from meshnet.session.acks import AckTracker
-from meshnet.session.frames import Frame, FrameType, encode_frame
+from meshnet.session.frames import Frame, FrameType, PathRoom, encode_frame
 from meshnet.session.keys import KeyRing
 from meshnet.session.packets import DATA_OVERHEAD
 from meshnet.session.recovery import LossRecovery, SentPacket
@@ -62,6 +63,8 @@ class PacketBuilder:
         "pn",
         "probes",
         "queued_bytes",
+        "room_reported",
+        "room_seen",
     )
 
     def __init__(
@@ -79,6 +82,8 @@ class PacketBuilder:
         self.last_eliciting_sent = now
         self.bytes_sent = 0
         self.packets_sent = 0
+        self.room_seen = 0  # the path room of the peer's latest packet (routing says)
+        self.room_reported = 0  # what our latest PATH_ROOM said
 
     # -- datagram queue ------------------------------------------------------------------
 
@@ -152,6 +157,9 @@ class PacketBuilder:
             if ack is not None:
                 encode_frame(ack, payload)
                 ack_largest = ack.largest
+                if self.room_seen or self.room_reported:  # never on a datagram path
+                    encode_frame(PathRoom(self.room_seen), payload)
+                    self.room_reported = self.room_seen
         eliciting = False
         if send_ok:
             eliciting = self._fill(keys, payload, limit, records)

@@ -54,6 +54,10 @@ class SessionConfig:
     """Run the hybrid post-quantum handshake (IKhfs + ML-KEM-768)."""
     max_packet: int = 1100
     """Default size budget of one session packet; ``set_max_packet`` overrides it per peer."""
+    max_stream_path_packet: int = 65535
+    """The budget on a path whose every link is a stream link (TCP), once the peer
+    reports so (PATH_ROOM); never below ``max_packet``. Set it to ``max_packet`` to
+    keep one size on every path."""
     handshake_retry: float = 1.0
     """First retransmission delay of an unanswered handshake message; doubles each time."""
     handshake_retry_max: float = 4.0
@@ -135,6 +139,11 @@ class SessionConfig:
         if self.max_session_receive_window < self.session_receive_window:
             raise ConfigError(
                 "session.max_session_receive_window must be at least session_receive_window"
+            )
+        if not MIN_PACKET <= self.max_stream_path_packet <= MAX_PACKET_LIMIT:
+            raise ConfigError(
+                f"session.max_stream_path_packet must be between {MIN_PACKET} and "
+                f"{MAX_PACKET_LIMIT}"
             )
         if self.reject_after_time <= self.rekey_after_time:
             raise ConfigError("session.reject_after_time must exceed session.rekey_after_time")

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_CLOSE_TEXT",
     "MAX_FRAME_DATA",
     "MAX_OFFSET",
+    "MAX_PATH_ROOM",
     "MAX_REKEY_FRAGMENTS",
     "Ack",
     "Close",
@@ -47,6 +48,7 @@ __all__ = [
     "MaxData",
     "MaxStreamData",
     "MaxStreams",
+    "PathRoom",
     "Ping",
     "Rekey",
     "ResetStream",
@@ -68,6 +70,8 @@ MAX_ACK_RANGES = 256
 """The most ranges one ACK frame may carry."""
 MAX_CLOSE_TEXT = 200
 """Bytes of reason text in a CLOSE frame."""
+MAX_PATH_ROOM = 65535
+"""The largest path room a PATH_ROOM frame reports."""
 MAX_REKEY_FRAGMENTS = 16
 """The most fragments one rekey handshake message is cut into."""
 
@@ -166,6 +170,14 @@ class StopSending:
 
 
 @dataclass(frozen=True, slots=True)
+class PathRoom:
+    """The largest packet the path from the frame's receiver to its sender carries
+    whole (every link a stream link), or 0; sent with ACKs, never acknowledged."""
+
+    room: int
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     reason: int
     text: str = ""
@@ -196,6 +208,7 @@ Frame = (
     | StopSending
     | Close
     | Rekey
+    | PathRoom
 )
 
 
@@ -244,6 +257,8 @@ def encode_frame(frame: Frame, out: Writer) -> None:
         out.varint(frame.error_code).varint(frame.final_size)
     elif isinstance(frame, StopSending):
         out.u8(FrameType.STOP_SENDING).varint(frame.stream_id).varint(frame.error_code)
+    elif isinstance(frame, PathRoom):
+        out.u8(FrameType.PATH_ROOM).varint(frame.room)
     elif isinstance(frame, Close):
         text = frame.text.encode("utf-8")[:MAX_CLOSE_TEXT]
         out.u8(FrameType.CLOSE).varint(frame.reason).blob(text)
@@ -328,6 +343,8 @@ def _decode_one(kind: int, reader: Reader) -> Frame:
         return Close(reason, reader.blob(MAX_CLOSE_TEXT).decode("utf-8", errors="replace"))
     if kind == FrameType.REKEY:
         return _decode_rekey(reader)
+    if kind == FrameType.PATH_ROOM:
+        return PathRoom(reader.varint(MAX_PATH_ROOM))
     raise DecodeError(f"unknown session frame type {kind:#x}")
 
 

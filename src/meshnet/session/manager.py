@@ -354,9 +354,14 @@ class SessionManager:
 
     # -- bytes from below ----------------------------------------------------------------
 
-    def receive_packet(self, source: NodeId, data: bytes, now: float) -> None:
+    def receive_packet(self, source: NodeId, data: bytes, now: float, *, room: int = 0) -> None:
         """Take one packet the routing layer delivered from ``source``. Never raises
-        for bad bytes: they are counted in ``status().drops``."""
+        for bad bytes: they are counted in ``status().drops``.
+
+        ``room`` is the largest packet the path it came over carries whole when every
+        link of it is a stream link, else 0 (``PacketDelivered.room``); the session
+        reports it to the peer, which may then send larger packets.
+        """
         if len(data) < 1:
             self._drop("empty")
             return
@@ -366,7 +371,7 @@ class SessionManager:
         kind = data[0]
         try:
             if kind == PacketType.DATA:
-                self._on_data(source, bytes(data), now)
+                self._on_data(source, bytes(data), now, room)
             elif kind in (PacketType.HANDSHAKE_INIT, PacketType.HANDSHAKE_RESPONSE):
                 self._on_handshake(source, bytes(data), now)
             else:
@@ -374,7 +379,7 @@ class SessionManager:
         except RemoteError as exc:
             self._drop(type(exc).__name__.removesuffix("Error").lower() or "remote")
 
-    def _on_data(self, source: NodeId, data: bytes, now: float) -> None:
+    def _on_data(self, source: NodeId, data: bytes, now: float, room: int) -> None:
         if len(data) < DATA_OVERHEAD:
             self._drop("short")
             return
@@ -391,7 +396,7 @@ class SessionManager:
             self._maybe_reopen(source, now)
             return
         try:
-            target.receive_data(data, now)
+            target.receive_data(data, now, room=room)
         finally:
             self._touch(target)
         if target is self._candidates.get(source) and target.state in _ESTABLISHED:

@@ -33,7 +33,7 @@ from meshnet.errors import DecodeError, LocalError, RemoteError, StateError
 from meshnet.ids import StreamId
 from meshnet.session.acks import AckTracker
 from meshnet.session.builder import PacketBuilder, PingProbe, datagram_room
-from meshnet.session.config import SessionConfig
+from meshnet.session.config import MIN_PACKET, SessionConfig
 from meshnet.session.events import (
     DatagramReceived,
     PingAnswered,
@@ -51,6 +51,7 @@ from meshnet.session.frames import (
     MaxData,
     MaxStreamData,
     MaxStreams,
+    PathRoom,
     Rekey,
     ResetStream,
     StopSending,
@@ -108,7 +109,9 @@ class Session:
         self.app_involved = False  # the application asked for this session or used it
         self.established_reported = False
         self.announce = True  # False for a candidate: the manager reports it on promotion
-        self.max_packet = max_packet
+        self.max_packet = max_packet  # in use now: the base, or more on a stream path
+        self.base_max_packet = max_packet
+        self.path_room = 0  # what the peer last reported of the path to it (PATH_ROOM)
         self.has_more = False  # the last ``packets`` call stopped at its byte budget
         self.handshake: SessionHandshake | None = None
         self.keys: KeyRing | None = None
@@ -413,11 +416,30 @@ class Session:
         self._end(inp, reason, detail, now)
 
     def path_changed(self) -> None:
-        """Routing moved the peer to another path: restart RTT and window."""
+        """Routing moved the peer to another path: restart RTT and window, and go back
+        to the base packet size until the peer reports the new path's room."""
         self.recovery.path_changed()
+        self.path_room = 0
+        self._resize()
 
     def set_max_packet(self, size: int) -> None:
-        """Use a new packet size budget; drop queued datagrams that no longer fit."""
+        """Use a new base packet size budget; drop queued datagrams that no longer fit."""
+        self.base_max_packet = size
+        self._resize()
+
+    def _on_path_room(self, room: int) -> None:
+        """The peer says how large a packet the path to it carries whole (0: not more
+        than the base)."""
+        if room != self.path_room:
+            self.path_room = room
+            self._resize()
+
+    def _resize(self) -> None:
+        size = self.base_max_packet
+        if self.path_room >= MIN_PACKET:
+            size = max(size, min(self.path_room, self._config.max_stream_path_packet))
+        if size == self.max_packet:
+            return
         self.max_packet = size
         self.recovery.cc.resize(size)
         dropped = self.out.drop_datagrams(larger_than=datagram_room(size))
@@ -426,8 +448,11 @@ class Session:
 
     # -- packets in ----------------------------------------------------------------------
 
-    def receive_data(self, packet: bytes, now: float) -> None:
+    def receive_data(self, packet: bytes, now: float, *, room: int = 0) -> None:
         """Open and apply one DATA packet addressed to one of our epochs.
+
+        ``room`` is what routing says the path it came over carries whole (reported
+        to the peer with our ACKs once the packet authenticates).
 
         Raises:
             RemoteError: the packet does not authenticate or is a replay (count it).
@@ -437,6 +462,7 @@ class Session:
             self.drop("no_keys")
             return
         plaintext = keys.open(packet, now)
+        self.out.room_seen = room
         self.bytes_received += len(packet)
         self.packets_received += 1
         self.last_received = now
@@ -460,7 +486,7 @@ class Session:
             return
         eliciting = False
         for frame in frames:
-            if not isinstance(frame, Ack | Close):
+            if not isinstance(frame, Ack | Close | PathRoom):
                 eliciting = True
                 break
         self.acks.on_packet(pn, eliciting, now)
@@ -500,6 +526,8 @@ class Session:
             streams.on_reset(frame)
         elif isinstance(frame, StopSending):
             streams.on_stop_sending(frame)
+        elif isinstance(frame, PathRoom):
+            self._on_path_room(frame.room)
         elif isinstance(frame, Rekey):
             if self.keys is not None:
                 self.keys.on_rekey(frame, now)

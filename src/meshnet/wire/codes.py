@@ -121,6 +121,8 @@ class SessionFrame(enum.IntEnum):
     """The sender closes the session, with a reason."""
     REKEY = 0x52
     """One fragment of a step of the fresh handshake that replaces the session's keys."""
+    PATH_ROOM = 0x53
+    """The largest packet the path from the peer to us carries whole (rides with ACKs)."""
 
 
 class MessagingFrame(enum.IntEnum):
