@@ -314,3 +314,43 @@ def test_dialling_our_own_udp_endpoint_fails_and_retries() -> None:
             await a.stop()
 
     run(main())
+
+
+def test_a_listener_answers_inside_the_pump_and_subscriptions_still_see_everything() -> None:
+    async def main() -> None:
+        b = await started("b")
+        a = await started("a")
+        try:
+            seen_by_b = b.subscribe(kinds=[NeighbourDataReceived])
+            answers = a.subscribe(kinds=[NeighbourDataReceived])
+            connected = a.subscribe(kinds=[PeerConnected])
+
+            def echo(event: object) -> None:
+                assert isinstance(event, NeighbourDataReceived)
+                if event.payload == b"boom":
+                    raise RuntimeError("the application's bug")
+                b.send_to_neighbour(event.peer, event.payload[::-1])
+
+            b.listen(echo, kinds=[NeighbourDataReceived])
+            a.connect(b.listening[0])
+            await wait(connected.get())
+            b_id = b.node.node_id
+            for payload in (b"one", b"boom", b"two"):
+                a.send_to_neighbour(b_id, payload)
+            first = await wait(answers.get())
+            second = await wait(answers.get())
+            assert isinstance(first, NeighbourDataReceived)
+            assert isinstance(second, NeighbourDataReceived)
+            assert (first.payload, second.payload) == (b"eno", b"owt")
+            got = [await wait(seen_by_b.get()) for _ in range(3)]
+            assert [e.payload for e in got if isinstance(e, NeighbourDataReceived)] == [
+                b"one",
+                b"boom",
+                b"two",
+            ]
+            assert b.status().counter("listener_error") == 1
+        finally:
+            await a.stop()
+            await b.stop()
+
+    run(main())

@@ -1,4 +1,5 @@
-"""EventHub and Subscription: filtering, bounded queues, backlog signals, closing."""
+"""EventHub, Subscription and Listener: filtering, bounded queues, backlog signals,
+synchronous callbacks, closing."""
 
 from __future__ import annotations
 
@@ -105,3 +106,55 @@ def test_waiting_readers_wake_and_end() -> None:
 
 async def _collect(sub: object) -> list[object]:
     return [event async for event in sub]  # type: ignore[attr-defined]
+
+
+def test_listeners_are_called_at_once_before_subscriptions_see_the_event() -> None:
+    hub = EventHub(lambda _: None)
+    sub = hub.subscribe()
+    seen: list[tuple[str, object, int]] = []
+    hub.listen(lambda e: seen.append(("all", e, len(sub))))
+    only_failed = hub.listen(lambda e: seen.append(("failed", e, len(sub))), kinds=[PeerDialFailed])
+    hub.publish(data(0))
+    hub.publish(failed(1))
+    # called inside publish, before the subscription queued the event (queue length)
+    assert seen == [("all", data(0), 0), ("all", failed(1), 1), ("failed", failed(1), 1)]
+    only_failed.close()
+    hub.publish(failed(2))
+    assert seen[-1] == ("all", failed(2), 2) and len(seen) == 4
+    assert [sub.get_nowait() for _ in range(3)] == [data(0), failed(1), failed(2)]
+
+
+def test_a_raising_listener_is_reported_and_the_others_still_get_the_event(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    errors: list[object] = []
+    hub = EventHub(lambda _: None, errors.append)
+    sub = hub.subscribe()
+
+    def broken(event: object) -> None:
+        raise RuntimeError("application bug")
+
+    bad = hub.listen(broken)
+    got: list[object] = []
+    hub.listen(got.append)
+    hub.publish(data(0))
+    assert errors == [bad] and got == [data(0)] and sub.get_nowait() == data(0)
+    assert "listener raised" in caplog.text
+
+
+def test_a_listener_may_close_itself_or_add_another_while_called() -> None:
+    hub = EventHub(lambda _: None)
+    got: list[tuple[str, object]] = []
+
+    def once(event: object) -> None:
+        got.append(("once", event))
+        first.close()
+        hub.listen(lambda e: got.append(("later", e)))
+
+    first = hub.listen(once)
+    hub.publish(data(0))
+    hub.publish(data(1))
+    assert got == [("once", data(0)), ("later", data(1))]
+    hub.close()
+    hub.publish(data(2))
+    assert len(got) == 2

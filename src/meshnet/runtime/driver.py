@@ -11,7 +11,8 @@ command) it *pumps* once, in this order (aioquic's ``transmit()``):
    one write);
 2. carry out ``node.transport_commands()``: ``Dial`` opens an outbound carrier in a task
    (its result is the next input); ``CloseTransport`` closes a carrier after flushing;
-3. drain ``node.next_event()`` into the ``EventHub`` (subscribers' bounded queues);
+3. drain ``node.next_event()`` into the ``EventHub`` (listeners' callbacks, then
+   subscribers' bounded queues);
 4. re-arm the ONE ``loop.call_at`` timer at ``node.get_timer()``.
 
 Inputs that arrive while a pump runs (a UDP carrier closed by a command) make it go
@@ -39,7 +40,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
 from meshnet.errors import ConfigError, StateError
@@ -53,7 +54,7 @@ from meshnet.runtime.interfaces import announceable_endpoints
 from meshnet.runtime.knownpeers import KnownPeers, KnownPeersError
 from meshnet.runtime.pings import PING_EVENTS, PingWaiters, TraceHop
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
-from meshnet.runtime.subscriptions import EventHub, Overflow, Subscription
+from meshnet.runtime.subscriptions import EventHub, Listener, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
@@ -108,7 +109,7 @@ class NodeDriver:
         self._servers: list[asyncio.Server] = []
         self._listening: list[str] = []
         self._admission = TcpAdmission(self._config)
-        self._hub = EventHub(self._on_backlog)
+        self._hub = EventHub(self._on_backlog, lambda _: self.count("listener_error"))
         self._writers = StreamWaiters()
         self._pings = PingWaiters()
         self._dials: set[asyncio.Task[None]] = set()
@@ -577,6 +578,22 @@ class NodeDriver:
             overflow: PAUSE holds reading back (lossless); DROP drops and counts.
         """
         return self._hub.subscribe(kinds=kinds, limit=limit, overflow=overflow)
+
+    def listen(
+        self,
+        callback: Callable[[NodeEvent], object],
+        *,
+        kinds: Iterable[type[NodeEvent]] | None = None,
+    ) -> Listener:
+        """Call ``callback`` with each of the node's events from now on, as they happen.
+
+        The callback runs inside the driver's pump, before subscriptions see the event:
+        no queue and no task wake-up. It must not block; it may call the driver's
+        commands (``send_to_neighbour`` and the like), whose frames go out in the same
+        pump. What it raises is logged and counted (``listener_error``). ``close()`` the
+        returned ``Listener`` to stop.
+        """
+        return self._hub.listen(callback, kinds=kinds)
 
     def status(self) -> RuntimeStatus:
         """A snapshot of the node and of the driver's sockets and counters."""

@@ -1,8 +1,17 @@
-"""Node events fanned out to asyncio subscribers, with backpressure.
+"""Node events fanned out to asyncio subscribers and synchronous listeners.
 
 The driver drains ``Node.next_event()`` after every input and hands each event to an
-``EventHub``, which copies it into every ``Subscription`` that wants that kind. A
-subscription is a bounded queue read with ``await sub.get()`` or ``async for``.
+``EventHub``, which calls every ``Listener`` that wants that kind, then copies it into
+every ``Subscription`` that wants it.
+
+* A ``Subscription`` is a bounded queue read with ``await sub.get()`` or ``async for``:
+  the reader is a task, woken once per batch of events.
+* A ``Listener`` is a plain callback run inside the driver's pump, as the event comes
+  out of the node: no queue and no task wake-up (an application that answers at once,
+  such as an echo, saves a scheduling round per message). The callback must not block;
+  it may call the driver's commands (what they send goes out in the same pump). An
+  exception it raises is logged and counted (``listener_error``), never raised into
+  the pump. A listener holds nothing back, so it has no overflow policy.
 
 What happens when a subscriber falls behind is chosen per subscription:
 
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -26,9 +36,10 @@ from typing import TypeVar
 from meshnet.errors import StateError
 from meshnet.node.events import NodeEvent
 
-__all__ = ["EventHub", "Overflow", "Subscription"]
+__all__ = ["EventHub", "Listener", "Overflow", "Subscription"]
 
 E = TypeVar("E")
+log = logging.getLogger(__name__)
 
 
 class Overflow(enum.Enum):
@@ -138,18 +149,61 @@ class Subscription:
             waiter.set_result(None)
 
 
+class Listener:
+    """A callback that receives node events synchronously (made by ``EventHub.listen``)."""
+
+    __slots__ = ("_hub", "callback", "closed", "kinds")
+
+    def __init__(
+        self,
+        hub: EventHub,
+        callback: Callable[[NodeEvent], object],
+        kinds: tuple[type[NodeEvent], ...] | None,
+    ) -> None:
+        self._hub = hub
+        self.callback = callback
+        self.kinds = kinds
+        self.closed = False
+
+    def close(self) -> None:
+        """Stop calling the callback (takes effect with the next event)."""
+        if not self.closed:
+            self.closed = True
+            self._hub.remove_listener(self)
+
+
 class EventHub:
-    """Copies each event to every subscription; reports backlog to the driver.
+    """Calls each listener and copies each event to every subscription; reports backlog.
 
     Args:
         on_backlog: called with True when some PAUSE subscription is full (stop
             reading), and with False when none is any more (resume).
+        on_error: called (after logging) when a listener's callback raised.
     """
 
-    def __init__(self, on_backlog: Callable[[bool], None]) -> None:
+    def __init__(
+        self,
+        on_backlog: Callable[[bool], None],
+        on_error: Callable[[Listener], None] | None = None,
+    ) -> None:
         self._subscriptions: list[Subscription] = []
+        self._listeners: list[Listener] = []
         self._on_backlog = on_backlog
+        self._on_error = on_error
         self.backlogged = False
+
+    def listen(
+        self,
+        callback: Callable[[NodeEvent], object],
+        *,
+        kinds: Iterable[type[NodeEvent]] | None = None,
+    ) -> Listener:
+        listener = Listener(self, callback, tuple(kinds) if kinds is not None else None)
+        self._listeners = [*self._listeners, listener]  # copy: publish may be iterating
+        return listener
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners = [other for other in self._listeners if other is not listener]
 
     def subscribe(
         self,
@@ -170,6 +224,16 @@ class EventHub:
         return sub
 
     def publish(self, event: NodeEvent) -> None:
+        for listener in self._listeners:
+            kinds = listener.kinds
+            if kinds is not None and not isinstance(event, kinds):
+                continue
+            try:
+                listener.callback(event)
+            except Exception:  # the application's bug: keep the node running
+                log.exception("an event listener raised; the event is dropped for it")
+                if self._on_error is not None:
+                    self._on_error(listener)
         backlog = False
         for sub in self._subscriptions:
             sub._offer(event)
@@ -192,6 +256,9 @@ class EventHub:
         self.drained()
 
     def close(self) -> None:
-        """Close every subscription (the driver stopped)."""
+        """Close every subscription and listener (the driver stopped)."""
         for sub in list(self._subscriptions):
             sub.close()
+        for listener in self._listeners:
+            listener.closed = True
+        self._listeners = []
