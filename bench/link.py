@@ -7,11 +7,14 @@ the same machine:
   process: (a) a plain asyncio TCP pair (no crypto); (b) a plain asyncio pair that seals
   each 64 KiB frame with ChaCha20-Poly1305 (``cryptography``) behind a length prefix:
   the Python ceiling for one encrypted hop; (link) ``NodeDriver.send`` to a neighbour
-  whose driver delivers ``NeighbourDataReceived`` events. Goal: link >= 60% of (b).
+  whose driver hands ``NeighbourDataReceived`` events to a listener (``driver.listen``:
+  a callback inside the pump, as the sealed pair's receiver works inside
+  ``data_received``). Goal: link >= 60% of (b). Beside it, (link, queue): the same
+  application reading a subscription (``driver.subscribe``: a task woken per batch).
   The sender waits for the receiver's "all received" message, so the figure is
   end to end. Best of the rounds, rounds interleaved.
 * **small-frame round trip**: 64 B echoed by the other process, median; link vs (b).
-  Goal: <= 1.5x.
+  Goal: <= 1.5x. Both echo applications: listener and subscription.
 * **link establishment**: ``connect`` until ``PeerConnected`` with the hybrid
   (X25519 + ML-KEM-768) handshake over loopback TCP, median. Goal: <= 5 ms.
 * **memory**: in a fresh process, 1,000 idle links established in memory between a
@@ -49,7 +52,12 @@ from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
 from meshnet.ids import TransportId
 from meshnet.link.config import LinkConfig
 from meshnet.node.config import NodeConfig
-from meshnet.node.events import NeighbourDataReceived, PeerConnected, PeerDisconnected
+from meshnet.node.events import (
+    NeighbourDataReceived,
+    NodeEvent,
+    PeerConnected,
+    PeerDisconnected,
+)
 from meshnet.node.node import Node
 from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.subscriptions import Subscription
@@ -156,10 +164,16 @@ async def serve(kind: str) -> None:
     driver: NodeDriver | None = None
     tasks: list[asyncio.Task[None]] = []
     server: asyncio.Server | None = None
-    if kind == "link":
+    if kind in ("link", "link-queue"):
         driver = NodeDriver(make_node("receiver"), config=BENCH_RUNTIME)
         await driver.start(["tcp:127.0.0.1:0"])
-        tasks.append(loop.create_task(link_app(driver)))
+        app = LinkApp(driver)
+        if kind == "link":
+            driver.listen(app.on_event, kinds=[NeighbourDataReceived])
+        else:
+            tasks.append(
+                loop.create_task(app.read(driver.subscribe(kinds=[NeighbourDataReceived])))
+            )
         where = f"{driver.listening[0]} {driver.node.node_id}"
     else:
         factories: dict[str, Callable[[], asyncio.Protocol]] = {
@@ -181,21 +195,30 @@ async def serve(kind: str) -> None:
         server.close()
 
 
-async def link_app(driver: NodeDriver) -> None:
+class LinkApp:
     """Echo b"E..." payloads; count bulk ones after b"X" + total; answer b"D" when done."""
-    expected, count = -1, 0
-    async for event in driver.subscribe(kinds=[NeighbourDataReceived]):
+
+    def __init__(self, driver: NodeDriver) -> None:
+        self.driver = driver
+        self.expected = -1
+        self.count = 0
+
+    def on_event(self, event: NodeEvent) -> None:
         assert isinstance(event, NeighbourDataReceived)
         payload = event.payload
-        if expected >= 0:
-            count += len(payload)
-            if count >= expected:
-                driver.send_to_neighbour(event.peer, b"D")
-                expected, count = -1, 0
+        if self.expected >= 0:
+            self.count += len(payload)
+            if self.count >= self.expected:
+                self.driver.send_to_neighbour(event.peer, b"D")
+                self.expected, self.count = -1, 0
         elif payload[:1] == b"E":
-            driver.send_to_neighbour(event.peer, payload)
+            self.driver.send_to_neighbour(event.peer, payload)
         elif payload[:1] == b"X":
-            expected = int.from_bytes(payload[1:9], "big")
+            self.expected = int.from_bytes(payload[1:9], "big")
+
+    async def read(self, sub: Subscription) -> None:
+        async for event in sub:
+            self.on_event(event)
 
 
 class Child:
@@ -215,7 +238,16 @@ class Child:
         self.node_id = NodeId.from_text(node) if node != "-" else None
 
     def cpu(self) -> float:
-        """CPU seconds the child has used so far (user + system)."""
+        """CPU seconds the child has used so far (user + system).
+
+        From ``/proc/PID/schedstat`` (nanoseconds on a CPU) where the kernel has it, else
+        from ``/proc/PID/stat`` in clock ticks (10 ms: too coarse for short rounds).
+        """
+        try:
+            with open(f"/proc/{self.process.pid}/schedstat", encoding="ascii") as schedstat:
+                return int(schedstat.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            pass
         with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS
@@ -446,16 +478,18 @@ async def measure(quick: bool) -> dict[str, float]:
     total = (32 if quick else 128) << 20
     rounds = 3 if quick else 5
     n_rtt = 200 if quick else 600
-    kinds = ("plain", "sealed", "link")
+    kinds = ("plain", "sealed", "link", "link-queue")
+    links = ("link", "link-queue")
     wall: dict[str, list[float]] = {kind: [] for kind in kinds}
     busiest: dict[str, list[float]] = {kind: [] for kind in kinds}
     sides: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
-    rtt: dict[str, list[float]] = {"sealed": [], "link": []}
-    rtt_cpu: dict[str, list[float]] = {"sealed": [], "link": []}
-    children = {kind: Child(kind) for kind in ("plain", "sealed", "sealed-echo", "link")}
-    client = LinkClient(children["link"])
+    rtt: dict[str, list[float]] = {kind: [] for kind in ("sealed", *links)}
+    rtt_cpu: dict[str, list[float]] = {kind: [] for kind in ("sealed", *links)}
+    children = {kind: Child(kind) for kind in ("plain", "sealed", "sealed-echo", *links)}
+    clients = {kind: LinkClient(children[kind]) for kind in links}
     try:
-        await client.start()
+        for client in clients.values():
+            await client.start()
         for _ in range(rounds):  # interleaved, so a noisy moment hurts every case alike
             for kind in kinds:
                 with Meter(children[kind]) as meter:
@@ -464,7 +498,7 @@ async def measure(quick: bool) -> dict[str, float]:
                     elif kind == "sealed":
                         await bulk_sealed(children[kind].port, total)
                     else:
-                        await client.bulk(total)
+                        await clients[kind].bulk(total)
                 frames = total / PAYLOAD
                 wall[kind].append(total / meter.wall / 1e6)
                 busiest[kind].append(total / meter.busiest / 1e6)
@@ -474,15 +508,18 @@ async def measure(quick: bool) -> dict[str, float]:
                     statistics.median(await rtt_sealed(children["sealed-echo"].port, n_rtt))
                 )
             rtt_cpu["sealed"].append(meter.both / n_rtt)
-            with Meter(children["link"]) as meter:
-                rtt["link"].append(statistics.median(await client.rtt(n_rtt)))
-            rtt_cpu["link"].append(meter.both / n_rtt)
-        await client.stop()
+            for kind in links:
+                with Meter(children[kind]) as meter:
+                    rtt[kind].append(statistics.median(await clients[kind].rtt(n_rtt)))
+                rtt_cpu[kind].append(meter.both / n_rtt)
+        for client in clients.values():
+            await client.stop()
         n_setup = 30 if quick else 200
         with Meter(children["link"]) as setup_meter:
             setup = await establishment(children["link"], n_setup)
     finally:
-        await client.stop()
+        for client in clients.values():
+            await client.stop()
         for child in children.values():
             child.close()
     best = {kind: max(values) for kind, values in wall.items()}
@@ -490,7 +527,18 @@ async def measure(quick: bool) -> dict[str, float]:
     per_frame = {kind: min(values, key=max) for kind, values in sides.items()}
     rtt_link_us, rtt_sealed_us = min(rtt["link"]) * 1e6, min(rtt["sealed"]) * 1e6
     cpu_rtt_link, cpu_rtt_sealed = min(rtt_cpu["link"]) * 1e6, min(rtt_cpu["sealed"]) * 1e6
+    rtt_queue_us, cpu_rtt_queue = min(rtt["link-queue"]) * 1e6, min(rtt_cpu["link-queue"]) * 1e6
     return {
+        "throughput_link_queue_mbps": best["link-queue"],
+        "throughput_link_queue_vs_sealed": best["link-queue"] / best["sealed"],
+        "cpu_throughput_link_queue_mbps": best_cpu["link-queue"],
+        "cpu_throughput_link_queue_vs_sealed": best_cpu["link-queue"] / best_cpu["sealed"],
+        "cpu_us_per_frame_sender_link_queue": per_frame["link-queue"][0],
+        "cpu_us_per_frame_receiver_link_queue": per_frame["link-queue"][1],
+        "rtt_link_queue_us": rtt_queue_us,
+        "rtt_link_queue_vs_sealed": rtt_queue_us / rtt_sealed_us,
+        "cpu_per_rtt_link_queue_us": cpu_rtt_queue,
+        "cpu_per_rtt_link_queue_vs_sealed": cpu_rtt_queue / cpu_rtt_sealed,
         "throughput_plain_mbps": best["plain"],
         "throughput_sealed_mbps": best["sealed"],
         "throughput_link_mbps": best["link"],
@@ -542,20 +590,41 @@ def report(figures: dict[str, float]) -> None:
             "throughput_sealed_mbps",
             "cpu_throughput_sealed_mbps",
         ),
-        ("", "link (NodeDriver)", "throughput_link_mbps", "cpu_throughput_link_mbps"),
+        ("", "link (NodeDriver, listener)", "throughput_link_mbps", "cpu_throughput_link_mbps"),
         (
             "",
             "link / (b)  [goal >= 0.60]",
             "throughput_link_vs_sealed",
             "cpu_throughput_link_vs_sealed",
         ),
+        (
+            "",
+            "link, queue (subscription)",
+            "throughput_link_queue_mbps",
+            "cpu_throughput_link_queue_mbps",
+        ),
+        (
+            "",
+            "link, queue / (b)",
+            "throughput_link_queue_vs_sealed",
+            "cpu_throughput_link_queue_vs_sealed",
+        ),
         ("CPU us per 64 KiB", "sealed (b): sender", "", "cpu_us_per_frame_sender_sealed"),
         ("", "sealed (b): receiver", "", "cpu_us_per_frame_receiver_sealed"),
         ("", "link: sender", "", "cpu_us_per_frame_sender_link"),
         ("", "link: receiver", "", "cpu_us_per_frame_receiver_link"),
+        ("", "link, queue: sender", "", "cpu_us_per_frame_sender_link_queue"),
+        ("", "link, queue: receiver", "", "cpu_us_per_frame_receiver_link_queue"),
         ("round trip 64 B, us", "sealed pair (b)", "rtt_sealed_us", "cpu_per_rtt_sealed_us"),
-        ("", "link", "rtt_link_us", "cpu_per_rtt_link_us"),
+        ("", "link (listener)", "rtt_link_us", "cpu_per_rtt_link_us"),
         ("", "link / (b)  [goal <= 1.5]", "rtt_link_vs_sealed", "cpu_per_rtt_link_vs_sealed"),
+        ("", "link, queue (subscription)", "rtt_link_queue_us", "cpu_per_rtt_link_queue_us"),
+        (
+            "",
+            "link, queue / (b)",
+            "rtt_link_queue_vs_sealed",
+            "cpu_per_rtt_link_queue_vs_sealed",
+        ),
         ("link setup, ms", "median  [goal <= 5]", "handshake_ms_median", "cpu_per_link_setup_ms"),
         ("", "90th percentile", "handshake_ms_p90", ""),
         ("memory, idle links", "bytes per link (traced)", "traced_bytes_per_link", ""),
