@@ -108,3 +108,17 @@ def test_bounds_and_per_source_order_always_hold(
     for source in (A, B, C):
         numbers = [int.from_bytes(p[1:5], "big") for p in out if p[:1] == source.raw[:1]]
         assert numbers == sorted(numbers)  # each source's packets stay in order
+
+
+def test_a_lone_source_with_large_packets_earns_its_turns_at_once() -> None:
+    queue = FairQueue(max_packets=10, max_bytes=100_000, quantum=1500)
+    source = NodeId(b"s" * 32)
+    for _ in range(2):
+        queue.push(source, b"x" * 4000)
+    queue.push(source, b"y" * 10)
+    assert queue.pop() == b"x" * 4000
+    assert queue._deficit[source] == 500  # three turns of 1500, as round robin gives
+    assert queue.pop() == b"x" * 4000
+    assert queue._deficit[source] == 1000  # 500 + three more turns - 4000
+    assert queue.pop() == b"y" * 10
+    assert queue.pop() is None

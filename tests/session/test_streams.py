@@ -183,3 +183,33 @@ def test_stopped_stream_holds_nothing() -> None:
     stream.stop()
     assert stream.state is RecvState.RESET_READ and not stream._chunks
     assert stream.on_data(0, b"0123456789", False)[1] == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_mix_of_writes_acks_and_losses_delivers_the_bytes_written(data: st.DataObject) -> None:
+    """Held as the chunks written, the send buffer hands out exactly the right bytes."""
+    stream = _send(limit=300, credit=10_000)
+    written = bytearray()
+    got: dict[int, bytes] = {}  # what the peer received, by offset
+    frames: list[tuple[int, int]] = []  # (offset, length) in flight
+    for _ in range(data.draw(st.integers(1, 40))):
+        action = data.draw(st.sampled_from(["write", "send", "ack", "lose"]))
+        if action == "write":
+            chunk = data.draw(st.binary(min_size=1, max_size=120))
+            taken = stream.write(chunk)
+            written += chunk[:taken]
+        elif action == "send":
+            item = stream.next_chunk(data.draw(st.integers(1, 90)), 10_000)
+            if item is not None and item[1]:
+                offset, payload, _, _ = item
+                assert payload == bytes(written[offset : offset + len(payload)])
+                frames.append((offset, len(payload)))
+                got[offset] = payload
+        elif frames:
+            offset, length = frames.pop(data.draw(st.integers(0, len(frames) - 1)))
+            if action == "ack":
+                stream.on_acked(offset, length, False)
+            else:
+                stream.on_lost(offset, length, False)
+    assert stream.buffered == len(written) - stream.base

@@ -117,6 +117,11 @@ class FairQueue:
                 self._turn_started = True
             queue = self._queues[source]
             size = len(queue[0])
+            if size > self._deficit[source] and len(self._active) == 1:
+                # alone, it would take turn after turn earning a quantum each time: give
+                # it those turns at once (a 64 KiB packet is 44 turns of 1500 bytes)
+                need = size - self._deficit[source]
+                self._deficit[source] += -(-need // self._quantum) * self._quantum
             if size <= self._deficit[source]:
                 packet = queue.popleft()
                 self._deficit[source] -= size

@@ -59,7 +59,7 @@ from meshnet.routing.packets import (
     RoutedHeader,
     RouteError,
     advance,
-    decode_routed,
+    decode_header,
     encode_routed,
 )
 from meshnet.routing.pending import PendingPackets
@@ -318,7 +318,7 @@ class Router:
 
     def _receive_routed(self, neighbour: Neighbour, data: bytes, now: float) -> None:
         try:
-            header, body = decode_routed(data, max_body=self._config.max_payload)
+            header = decode_header(data, max_body=self._config.max_payload)
         except DecodeError:
             self._drop(DropReason.MALFORMED)
             return
@@ -326,6 +326,7 @@ class Router:
         if problem is not None:
             self._drop(problem)
         elif header.next == len(header.relays):
+            body = data[header.size :]
             if header.kind == RoutingPacket.DATA:
                 self._delivered += 1
                 hops = len(header.relays) + 1

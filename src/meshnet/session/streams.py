@@ -19,6 +19,7 @@ Stream states and their rules are in ``state.py``; this module keeps the bytes.
 from __future__ import annotations
 
 from bisect import insort
+from collections import deque
 
 from meshnet.errors import DecodeError
 from meshnet.ids import StreamId
@@ -52,7 +53,8 @@ class SendStream:
 
     __slots__ = (
         "_acked",
-        "_buf",
+        "_chunks",
+        "_head",
         "_lost",
         "base",
         "blocked",
@@ -75,7 +77,8 @@ class SendStream:
         self.max_data = max_data
         self.service = service
         self.open_pending = service is not None  # we opened it: tell the peer even if empty
-        self._buf = bytearray()
+        self._chunks: deque[bytes] = deque()  # the unacknowledged bytes, as written
+        self._head = 0  # the stream offset of the first byte of ``_chunks[0]``
         self.base = 0
         self.write_offset = 0
         self.sent_offset = 0
@@ -101,9 +104,24 @@ class SendStream:
         if taken < len(data):
             self.blocked = True
         if taken > 0:
-            self._buf += data[:taken] if taken < len(data) else data
+            # kept as written, not appended to one buffer: a bytearray whose front was
+            # acknowledged away moves everything it holds each time it must grow
+            self._chunks.append(bytes(data[:taken] if taken < len(data) else data))
             self.write_offset += taken
         return taken
+
+    def _slice(self, start: int, end: int) -> bytes:
+        """The buffered bytes ``[start, end)`` (unacknowledged, so still held)."""
+        parts: list[bytes] = []
+        position = self._head
+        for chunk in self._chunks:
+            chunk_end = position + len(chunk)
+            if chunk_end > start:
+                if position >= end:
+                    break
+                parts.append(chunk[max(start - position, 0) : end - position])
+            position = chunk_end
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def finish(self) -> None:
         """The application has no more bytes: the FIN follows the last one."""
@@ -121,7 +139,8 @@ class SendStream:
         self.state = result.next_state
         self.reset_code = code
         self.reset_pending = True
-        self._buf = bytearray()
+        self._chunks.clear()
+        self._head = self.write_offset
         self._lost = RangeSet()
         self.fin_pending = False
         self.open_pending = False
@@ -165,7 +184,7 @@ class SendStream:
             start, end = max(lost[0], self.base), lost[1]
             end = min(end, start + room)
             self._lost.remove_below(end)
-            data = bytes(self._buf[start - self.base : end - self.base])
+            data = self._slice(start, end)
             fin = self.fin_pending and end == self.write_offset and self.sent_offset == end
             if fin:
                 self.fin_pending = False
@@ -178,7 +197,7 @@ class SendStream:
         )
         if limit == start and not fin and not self.open_pending:
             return None
-        data = bytes(self._buf[start - self.base : limit - self.base])
+        data = self._slice(start, limit) if limit > start else b""
         self.sent_offset = limit
         self.open_pending = False
         if fin:
@@ -208,9 +227,11 @@ class SendStream:
             if first is not None and first[0] <= self.base:
                 end = self._acked.pop_first()[1]
                 if end > self.base:
-                    del self._buf[: end - self.base]
                     self.base = end
                     freed = True
+                    chunks = self._chunks
+                    while chunks and self._head + len(chunks[0]) <= end:
+                        self._head += len(chunks.popleft())
         self._check_done()
         return freed
 
