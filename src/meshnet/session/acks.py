@@ -2,11 +2,12 @@
 
 The receiver of ack-eliciting packets acknowledges them in ACK frames carrying ranges
 of packet numbers. It acknowledges at once when a packet arrives out of order (the
-sender's loss detection wants to know soon) or every second ack-eliciting packet, and
-otherwise within ``max_ack_delay``. Every number up to the largest an ACK frame
-reported is forgotten once that frame was itself acknowledged (the peer has seen it;
-§13.2.4), so ACK frames stay short even on a lossy path, and never more than
-``MAX_TRACKED_RANGES`` are kept, so the state is bounded whatever the peer does.
+sender's loss detection wants to know soon) or every second ack-eliciting packet (every
+fourth when they average 32 KiB or more), and otherwise within ``max_ack_delay``.
+Every number up to the largest an ACK frame reported is forgotten once that frame was
+itself acknowledged (the peer has seen it; §13.2.4), so ACK frames stay short even on a
+lossy path, and never more than ``MAX_TRACKED_RANGES`` are kept, so the state is
+bounded whatever the peer does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ ACK_RANGES_PER_FRAME = 32
 MAX_TRACKED_RANGES = 64
 """Ranges remembered at most."""
 _ACK_EVERY = 2
+_ACK_EVERY_LARGE = 4
+_LARGE = 32 * 1024
+"""Ack-eliciting packets averaging this many bytes or more are large (a stream path's
+64 KiB packets): acknowledge every fourth instead of every second, which spares every
+relay a quarter of the packets it forwards (ACKs still come within ``max_ack_delay``)."""
 
 
 class AckTracker:
@@ -30,13 +36,22 @@ class AckTracker:
         max_ack_delay: the longest an acknowledgement waits, in seconds.
     """
 
-    __slots__ = ("_deadline", "_eliciting", "_immediate", "_largest_at", "_max_delay", "received")
+    __slots__ = (
+        "_bytes",
+        "_deadline",
+        "_eliciting",
+        "_immediate",
+        "_largest_at",
+        "_max_delay",
+        "received",
+    )
 
     def __init__(self, max_ack_delay: float) -> None:
         self.received = RangeSet()
         self._max_delay = max_ack_delay
         self._largest_at = 0.0
         self._eliciting = 0
+        self._bytes = 0  # of the ack-eliciting packets not yet acknowledged
         self._immediate = False
         self._deadline: float | None = None
 
@@ -46,8 +61,8 @@ class AckTracker:
         last = self.received.last()
         return last[1] - 1 if last is not None else None
 
-    def on_packet(self, pn: int, ack_eliciting: bool, now: float) -> None:
-        """Record an authenticated packet ``pn``."""
+    def on_packet(self, pn: int, ack_eliciting: bool, now: float, size: int = 0) -> None:
+        """Record an authenticated packet ``pn`` of ``size`` bytes."""
         received = self.received
         last = received.last()
         if last is None or pn >= last[1]:
@@ -61,7 +76,9 @@ class AckTracker:
         if not ack_eliciting:
             return
         self._eliciting += 1
-        if self._eliciting >= _ACK_EVERY:
+        self._bytes += size
+        every = _ACK_EVERY_LARGE if self._bytes >= _ACK_EVERY * _LARGE else _ACK_EVERY
+        if self._eliciting >= every:
             self._immediate = True
         elif self._deadline is None:
             self._deadline = now + self._max_delay
@@ -87,6 +104,7 @@ class AckTracker:
         if not ranges:
             return None
         self._eliciting = 0
+        self._bytes = 0
         self._immediate = False
         self._deadline = None
         delay = max(0, int((now - self._largest_at) * 1_000_000))

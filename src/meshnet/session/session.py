@@ -489,7 +489,7 @@ class Session:
             if not isinstance(frame, Ack | Close | PathRoom):
                 eliciting = True
                 break
-        self.acks.on_packet(pn, eliciting, now)
+        self.acks.on_packet(pn, eliciting, now, len(packet))
         for frame in frames:
             if self.state not in _LIVE_KEYS:
                 return
