@@ -38,7 +38,11 @@ BENCH_RUNTIME = RuntimeConfig(tcp_accept_rate=1e9, tcp_accept_burst=1 << 30)
 
 
 def make_driver(label: str, max_packet: int | None) -> NodeDriver:
-    session = SessionConfig() if max_packet is None else SessionConfig(max_packet=max_packet)
+    session = (
+        SessionConfig()
+        if max_packet is None
+        else SessionConfig(max_packet=max_packet, max_stream_path_packet=max_packet)
+    )
     node = Node(
         identity=Identity.generate(SeededEntropy(2025, label), created=1_700_000_000),
         entropy=SystemEntropy(),
@@ -48,18 +52,28 @@ def make_driver(label: str, max_packet: int | None) -> NodeDriver:
     return NodeDriver(node, config=BENCH_RUNTIME)
 
 
-async def sink(driver: NodeDriver) -> None:
-    counts: dict[StreamId, int] = {}
-    peers: dict[StreamId, NodeId] = {}
-    kinds = [StreamOpened, StreamDataReceived, StreamFinished, DatagramReceived]
-    async for event in driver.subscribe(kinds=kinds):
+class Sink:
+    """Counts every stream's bytes, answers its end, echoes ``E`` datagrams.
+
+    It is a driver *listener*: it runs inside the driver's pump as each event comes
+    out of the node (no queue, no task wake-up), as the sealed ceiling's sink works
+    inside ``data_received``.
+    """
+
+    def __init__(self, driver: NodeDriver) -> None:
+        self.driver = driver
+        self.counts: dict[StreamId, int] = {}
+        self.peers: dict[StreamId, NodeId] = {}
+
+    def __call__(self, event: object) -> None:
+        driver, counts = self.driver, self.counts
         if isinstance(event, StreamDataReceived):
             counts[event.stream] = counts.get(event.stream, 0) + len(event.data)
         elif isinstance(event, StreamOpened):
-            peers[event.stream] = event.peer
+            self.peers[event.stream] = event.peer
         elif isinstance(event, StreamFinished):
             count = counts.pop(event.stream, 0)
-            driver.send_datagram(peers.pop(event.stream), b"D" + count.to_bytes(8, "big"))
+            driver.send_datagram(self.peers.pop(event.stream), b"D" + count.to_bytes(8, "big"))
         elif isinstance(event, DatagramReceived) and event.payload[:1] == b"E":
             driver.send_datagram(event.source, event.payload)
 
@@ -71,13 +85,13 @@ async def serve(args: argparse.Namespace) -> None:
     if args.connect:
         endpoint, node = args.connect
         driver.connect(endpoint, expected_peer=NodeId.from_text(node))
-    task = loop.create_task(sink(driver)) if args.role == "sink" else None
+    if args.role == "sink":
+        kinds = [StreamOpened, StreamDataReceived, StreamFinished, DatagramReceived]
+        driver.listen(Sink(driver), kinds=kinds)
     print(f"{driver.listening[0]} {driver.node.node_id}", flush=True)
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     await reader.read()  # until the parent closes our stdin
-    if task is not None:
-        task.cancel()
     if args.status:
         status = driver.status()
         node = status.node
@@ -95,6 +109,8 @@ if __name__ == "__main__":
     parser.add_argument("role", choices=("relay", "sink"))
     parser.add_argument("--label", required=True)
     parser.add_argument("--connect", nargs=2, metavar=("ENDPOINT", "NODE_ID"))
-    parser.add_argument("--max-packet", type=int, help="session packet budget (default: core's)")
+    parser.add_argument(
+        "--max-packet", type=int, help="fixed session packet size (default: core's)"
+    )
     parser.add_argument("--status", action="store_true", help="print drop counters at exit")
     asyncio.run(serve(parser.parse_args()))
