@@ -175,7 +175,7 @@ class PacketBuilder:
         keys.confirm_needed = False  # any packet on the new keys makes the peer switch
         if probe and eliciting:
             self.probes -= 1
-        packet = keys.seal(bytes(payload), now)
+        packet = keys.seal(payload.view(), now)  # no copy of up to 64 KiB of plaintext
         recovery.on_sent(
             SentPacket(self.pn, now, len(packet), eliciting, eliciting, records, ack_largest)
         )

@@ -156,7 +156,7 @@ class KeyRing:
 
     # -- packets -------------------------------------------------------------------------
 
-    def seal(self, plaintext: bytes, now: float) -> bytes:
+    def seal(self, plaintext: bytes | memoryview, now: float) -> bytes:
         """A DATA packet carrying ``plaintext`` under the current keys."""
         epoch = self.current
         header = DATA_HEADER.pack(_DATA, epoch.remote_index, epoch.send.next_counter)

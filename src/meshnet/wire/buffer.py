@@ -71,6 +71,10 @@ class Writer:
     def __bytes__(self) -> bytes:
         return bytes(self._parts)
 
+    def view(self) -> memoryview:
+        """The bytes written so far, without a copy (write nothing more while it is held)."""
+        return memoryview(self._parts)
+
     def __len__(self) -> int:
         return len(self._parts)
 
@@ -96,7 +100,11 @@ class Reader:
         return view
 
     def u8(self) -> int:
-        return self._take(1)[0]
+        pos = self._pos  # the hottest read (types, flags, every varint byte): no slice
+        if pos >= len(self._data):
+            raise DecodeError(f"truncated: need 1 bytes, have {self.remaining}")
+        self._pos = pos + 1
+        return self._data[pos]
 
     def u16(self) -> int:
         return int.from_bytes(self._take(2), "big")
