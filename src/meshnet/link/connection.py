@@ -260,7 +260,8 @@ class LinkConnection:
             StateError: the link is closed.
             LocalError: the payload is larger than ``LinkConfig.max_payload``.
         """
-        transition(self.state, LinkInput.SEND_REQUESTED)
+        if self.state is not LinkState.ESTABLISHED:  # the table's ACCEPT, looked up quickly
+            transition(self.state, LinkInput.SEND_REQUESTED)
         size = len(prefix) + len(payload)
         if size > self._config.max_payload:
             raise LocalError(

@@ -496,6 +496,8 @@ class LinkManager:
 
     def datagrams_to_send(self, now: float) -> list[tuple[TransportId, bytes]]:
         out: list[tuple[TransportId, bytes]] = []
+        if not (self._raw or self._outbox or self._closing):
+            return out
         for raw_tid, frame in self._raw:
             t = self._transports.get(raw_tid)
             if t is not None:

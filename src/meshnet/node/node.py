@@ -362,7 +362,10 @@ class Node:
         return self.links.datagrams_to_send(now)
 
     def transport_commands(self) -> list[TransportCommand]:
-        commands: list[TransportCommand] = [*self._commands, *self.links.transport_commands()]
+        from_links = self.links.transport_commands()
+        if not self._commands:
+            return list(from_links)
+        commands: list[TransportCommand] = [*self._commands, *from_links]
         self._commands.clear()
         return commands
 

@@ -618,11 +618,11 @@ class NodeDriver:
             self._again = True
             return
         self._pumping = True
-        node = self.node
+        node, now = self.node, self.now()
         try:
             for _ in range(_MAX_PUMP_ROUNDS):
                 self._again = False
-                out = node.datagrams_to_send(self.now())
+                out = node.datagrams_to_send(now)
                 if out:
                     self._flush(out)
                 for command in node.transport_commands():
