@@ -595,3 +595,32 @@ def test_a_handshake_with_ourselves_is_refused() -> None:
     failed = pair.a.of(LinkHandshakeFailed) + pair.b.of(LinkHandshakeFailed)
     assert failed and all("ourselves" in f.detail for f in failed)
     assert pair.a.manager.link_to(me.node_id) is None
+
+
+@pytest.mark.parametrize("datagram", [True, False], ids=["datagram", "stream"])
+def test_deadline_held_is_never_later_than_the_links_and_early_timers_do_nothing(
+    datagram: bool,
+) -> None:
+    pair = LinkPair(datagram=datagram, config=LinkConfig(rekey_after_frames=50))
+    link = pair.a.manager.link_to(pair.b.node_id)
+    assert link is not None
+    for i in range(120):  # data moves deadlines later; the rekey after 50 frames, earlier
+        pair.now += 0.01
+        pair.a.manager.send(link, bytes([i % 256]) * 40, pair.now)
+        pair.flow()
+        conn = pair.a.manager.connection(link)
+        assert conn is not None
+        real = conn.get_timer()
+        held = pair.a.manager.get_timer()
+        assert real is not None and held is not None and held <= real
+    assert conn.counters.rekeys >= 1
+    pair.advance(1.0)  # fire what is due (the first probe is due at once)
+    deadline = conn.get_timer()
+    assert deadline is not None and deadline > pair.now
+    # A premature call (before any deadline) sends nothing and changes nothing.
+    before = (conn.state, conn.counters.frames_sent, len(pair.a.events), conn.get_timer())
+    conn.handle_timer(pair.now)
+    assert not pair.a.manager.datagrams_to_send(pair.now)
+    after = (conn.state, conn.counters.frames_sent, len(pair.a.events), conn.get_timer())
+    assert after == before
+    assert len(payloads(pair.b)) == 120
