@@ -23,6 +23,7 @@ from meshnet.node.peers import Backoff
 from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.endpoints import parse_endpoint
 from meshnet.runtime.subscriptions import Overflow
+from meshnet.runtime.tcp import TcpConnection
 
 T = TypeVar("T")
 WAIT = 20.0
@@ -351,6 +352,29 @@ def test_a_listener_answers_inside_the_pump_and_subscriptions_still_see_everythi
             assert b.status().counter("listener_error") == 1
         finally:
             await a.stop()
+            await b.stop()
+
+    run(main())
+
+
+def test_a_connection_completing_after_stop_is_aborted_not_leaked() -> None:
+    async def main() -> None:
+        b = await started("b")
+        a = await started("a")
+        await a.stop()
+        try:
+            endpoint = parse_endpoint(b.listening[0])
+            loop = asyncio.get_running_loop()
+            # What a dial whose task was cancelled a moment too late would do.
+            transport, _ = await loop.create_connection(
+                lambda: TcpConnection(a, a._admission, outbound=True, endpoint="x", dial=1),
+                endpoint.host,
+                endpoint.port,
+            )
+            assert transport.is_closing()
+            status = a.status()
+            assert status.counter("tcp_after_stop") == 1 and status.tcp_connections == 0
+        finally:
             await b.stop()
 
     run(main())

@@ -142,6 +142,10 @@ class NodeDriver:
     def reading(self) -> bool:
         return self._reading
 
+    @property
+    def running(self) -> bool:
+        return self._state is _State.RUNNING
+
     def now(self) -> float:
         """The event loop's monotonic clock, never going backwards."""
         assert self._loop is not None, "the driver is not started"

@@ -122,6 +122,12 @@ class TcpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         host, config = self._host, self._host.config
+        if not host.running:
+            # A dial that completed as the driver stopped (its task cancelled a moment too
+            # late, or an accept racing the listener's close): nothing may outlive stop().
+            host.count("tcp_after_stop")
+            transport.abort()
+            return
         peer = transport.get_extra_info("peername")
         self._source = str(peer[0]) if peer else "?"
         if not self.outbound:

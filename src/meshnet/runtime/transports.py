@@ -195,6 +195,10 @@ class CarrierHost(Protocol):
     def reading(self) -> bool:
         """False while event subscribers are backlogged: new carriers start paused."""
 
+    @property
+    def running(self) -> bool:
+        """False once the driver stops: a connection completing then is aborted."""
+
     def now(self) -> float:
         """The driver's clock (the event loop's monotonic time)."""
 
