@@ -26,6 +26,10 @@ reading from every socket until it catches up (``subscriptions.py``).
 
 Time is ``loop.time()`` (monotonic), never wall-clock time.
 
+This module holds the carriers' host, the lifecycle, links to neighbours, events and
+the pump; the application's end-to-end verbs are mixed in from ``sessionverbs.py``
+(datagrams, streams, ping, trace) and ``messageverbs.py`` (messages).
+
 A core that raises out of ``receive_datagram`` or ``handle_timer`` has a bug (hostile
 bytes must become counted drops); the driver logs it, counts ``node_error``, aborts
 that TCP connection (a shared UDP socket stays up) and keeps the timer running.
@@ -44,7 +48,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
 from meshnet.errors import ConfigError, StateError
-from meshnet.ids import MessageId, StreamId, TransportId
+from meshnet.ids import TransportId
 from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NodeEvent, PeerConnected, PeerDisconnected
@@ -52,14 +56,14 @@ from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
 from meshnet.runtime.interfaces import announceable_endpoints
 from meshnet.runtime.knownpeers import KnownPeers, KnownPeersError
-from meshnet.runtime.pings import PING_EVENTS, PingWaiters, TraceHop
+from meshnet.runtime.messageverbs import MessageVerbs
+from meshnet.runtime.pings import PING_EVENTS, PingWaiters
+from meshnet.runtime.sessionverbs import SessionVerbs
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Listener, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
-from meshnet.services.messaging import IncomingMessage, OutgoingMessage
-from meshnet.session.events import PingAnswered
 
 __all__ = ["NodeDriver"]
 
@@ -67,7 +71,6 @@ log = logging.getLogger(__name__)
 
 _MAX_PUMP_ROUNDS = 16
 _FRAME_SLACK = 4096  # link headers, the AEAD tag and handshake framing around a payload
-_WRITE_CHUNK = 256 * 1024  # stream_write hands the session at most this much per call
 
 
 class _State(enum.Enum):
@@ -77,7 +80,7 @@ class _State(enum.Enum):
     STOPPED = "stopped"
 
 
-class NodeDriver:
+class NodeDriver(SessionVerbs, MessageVerbs):
     """Runs one ``Node`` on the asyncio event loop: TCP and UDP links, timers, events.
 
     Args:
@@ -398,174 +401,6 @@ class NodeDriver:
         if carrier is None:
             raise StateError(f"no link to {peer.short()}")
         return carrier
-
-    # -- end-to-end sessions ------------------------------------------------------------
-
-    def send_datagram(self, destination: NodeId, payload: bytes) -> None:
-        """Send an unreliable, end-to-end encrypted datagram to any node of the mesh.
-
-        The session opens on demand (the datagram waits, bounded, while it does).
-
-        Raises:
-            StateError: the driver is not running.
-            LocalError: the payload is too large or the destination is this node.
-        """
-        self._require_running()
-        self.node.send_datagram(destination, payload, self.now())
-        self._pump()
-
-    def open_stream(self, destination: NodeId, *, service: int = 0) -> StreamId:
-        """Open a reliable, ordered, end-to-end encrypted stream to ``destination``.
-
-        The peer hears ``StreamOpened`` with ``service``; both read with ``subscribe``.
-
-        Raises:
-            StateError: too many streams to this peer are open, or the driver is stopped.
-        """
-        self._require_running()
-        stream = self.node.open_stream(destination, self.now(), service=service)
-        self._pump()
-        return stream
-
-    async def stream_write(self, stream: StreamId, data: bytes) -> None:
-        """Queue all of ``data`` on ``stream``, waiting for room as flow control asks.
-
-        Returns once the session took every byte (not once the peer has it).
-
-        Raises:
-            StateError: the stream is unknown, finished or reset (also while waiting),
-                or the driver stopped.
-        """
-        view = memoryview(data)
-        while True:
-            self._require_running()
-            chunk = view[:_WRITE_CHUNK]
-            taken = self.node.stream_send(stream, bytes(chunk), self.now())
-            view = view[taken:]
-            if not view:
-                self._pump()
-                return
-            if taken == len(chunk) and taken > 0:
-                continue  # the chunk fitted whole: offer the next one before waiting
-            room = self._writers.wait(stream)
-            self._pump()
-            await room
-
-    async def ping(self, destination: NodeId, *, timeout: float = 10.0) -> PingAnswered:
-        """Probe ``destination`` end to end and wait for the answer (round-trip time).
-
-        Raises:
-            TimeoutError: no answer within ``timeout`` seconds.
-            StateError: the session to ``destination`` failed or closed (the message
-                says why), or the driver stopped.
-            LocalError: ``destination`` is this node.
-        """
-        self._require_running()
-        token = self.node.ping(destination, self.now())
-        answer = self._pings.wait(destination, token)
-        self._pump()
-        return await asyncio.wait_for(answer, timeout)
-
-    async def trace(self, destination: NodeId, *, timeout: float = 10.0) -> tuple[TraceHop, ...]:
-        """Ping every node on the current route to ``destination`` at once.
-
-        Returns:
-            One ``TraceHop`` per relay, then the destination, in path order; a hop
-            that does not answer within ``timeout`` has ``rtt`` None and the reason.
-
-        Raises:
-            StateError: there is no route to ``destination`` (or the driver stopped).
-        """
-        self._require_running()
-        path = self.node.route_to(destination)
-        if path is None:
-            raise StateError(f"no route to {destination.short()}")
-
-        async def probe(hop: NodeId) -> TraceHop:
-            try:
-                answer = await self.ping(hop, timeout=timeout)
-            except TimeoutError:
-                return TraceHop(hop, None, f"no answer within {timeout:g} s")
-            except StateError as exc:
-                return TraceHop(hop, None, str(exc))
-            return TraceHop(hop, answer.rtt, "")
-
-        return tuple(await asyncio.gather(*(probe(hop) for hop in path)))
-
-    def stream_close(self, stream: StreamId) -> None:
-        """Finish our direction of ``stream``; the peer hears ``StreamFinished`` after the data.
-
-        Raises:
-            StateError: the stream is unknown or was reset.
-        """
-        self._require_running()
-        self.node.stream_close(stream, self.now())
-        self._pump()
-
-    def stream_reset(self, stream: StreamId, code: int = 0) -> None:
-        """Abandon both directions of ``stream`` at once; the peer hears ``StreamReset``.
-
-        Raises:
-            StateError: the stream is unknown.
-        """
-        self._require_running()
-        self.node.stream_reset(stream, self.now(), code)
-        self._pump()
-
-    # -- messages (Node.send_message ... ; events MessageReceived/Delivered/Read/Expired) --
-
-    def send_message(
-        self, peer: NodeId, body: bytes, *, expires_in: float | None = None
-    ) -> MessageId:
-        """Send a message; when this returns it is committed to the node's message store.
-
-        Raises:
-            StateError: the driver is not running.
-            LocalError: ``peer`` is this node, the body is too large or ``expires_in`` is
-                not positive; ``MessageStoreError`` when the database cannot commit.
-        """
-        self._require_running()
-        message_id = self.node.send_message(peer, body, self.now(), expires_in=expires_in)
-        self._pump()
-        return message_id
-
-    def cancel_message(self, message_id: MessageId) -> None:
-        """Stop retrying a message not yet delivered.
-
-        Raises:
-            LocalError: no sent message has this id. StateError: it is settled already.
-        """
-        self._require_running()
-        self.node.cancel_message(message_id, self.now())
-        self._pump()
-
-    def mark_read(self, message_id: MessageId) -> None:
-        """Mark a received message read; its sender gets a read receipt.
-
-        Raises:
-            LocalError: no received message has this id. StateError: it is held.
-        """
-        self._require_running()
-        self.node.mark_read(message_id, self.now())
-        self._pump()
-
-    def use_mailbox(self, mailbox: NodeId | None) -> None:
-        """Name the node that holds this node's sealed mail while it is offline (None: none).
-
-        Raises:
-            LocalError: ``mailbox`` is this node. StateError: the driver is not running.
-        """
-        self._require_running()
-        self.node.use_mailbox(mailbox, self.now())
-        self._pump()
-
-    def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
-        """The newest ``limit`` messages delivered to this node, oldest first."""
-        return self.node.inbox(peer=peer, limit=limit)
-
-    def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
-        """The newest ``limit`` messages this node sent (any state), oldest first."""
-        return self.node.outbox(peer=peer, limit=limit)
 
     def subscribe(
         self,
