@@ -17,6 +17,8 @@ the same machine:
   Goal: <= 1.5x. Both echo applications: listener and subscription.
 * **link establishment**: ``connect`` until ``PeerConnected`` with the hybrid
   (X25519 + ML-KEM-768) handshake over loopback TCP, median. Goal: <= 5 ms.
+* **node core**: two ``Node``s joined in this process, no sockets: CPU per neighbour
+  round trip (64 B and 64 KiB) through the same calls the drivers make.
 * **memory**: in a fresh process, 1,000 idle links established in memory between a
   hub node and 1,000 spoke nodes (both ends of every link in the process): RSS growth
   per link and the process's peak RSS; and, in another process, the bytes a link holds
@@ -380,6 +382,57 @@ async def establishment(child: Child, rounds: int) -> list[float]:
     return samples
 
 
+# -- the node core alone (no IO) ------------------------------------------------------------
+
+
+def core(quick: bool) -> dict[str, float]:
+    """Two ``Node``s joined in this process, no sockets: CPU per neighbour round trip.
+
+    Each round trip is what both processes' cores do for one echo: ``send_to_neighbour``,
+    ``datagrams_to_send``, ``receive_datagram`` and the driver's per-input calls
+    (``transport_commands``, ``next_event``, ``get_timer``), both ways. Best of 5.
+    """
+    a, b = make_node("core-a"), make_node("core-b")
+    tid = TransportId(1)
+    a.transport_opened(tid, 0.0, outbound=True, endpoint="mem:b", **STREAM)
+    b.transport_opened(tid, 0.0, outbound=False, endpoint="mem:a", **STREAM)
+    for _ in range(8):
+        for t, frame in a.datagrams_to_send(0.0):
+            b.receive_datagram(t, frame, 0.0)
+        for t, frame in b.datagrams_to_send(0.0):
+            a.receive_datagram(t, frame, 0.0)
+    while a.next_event() is not None or b.next_event() is not None:
+        pass
+    clock = [1.0]
+
+    def one_way(src: Node, dst: Node, payload: bytes) -> bytes:
+        now = clock[0] = clock[0] + 1e-5
+        src.send_to_neighbour(dst.node_id, payload, now)
+        for t, frame in src.datagrams_to_send(now):
+            dst.receive_datagram(t, frame, now)
+        src.transport_commands()
+        src.get_timer()
+        event = dst.next_event()
+        assert isinstance(event, NeighbourDataReceived)
+        dst.next_event()
+        dst.transport_commands()
+        dst.get_timer()
+        return event.payload
+
+    figures = {}
+    for size, name in ((SMALL, "core_us_per_rtt_64"), (PAYLOAD, "core_us_per_rtt_64k")):
+        payload = os.urandom(size)
+        n = (2000 if size == SMALL else 300) * (1 if quick else 5)
+        best = float("inf")
+        for _ in range(5):
+            start = time.process_time()
+            for _ in range(n):
+                one_way(b, a, one_way(a, b, payload))
+            best = min(best, (time.process_time() - start) / n)
+        figures[name] = best * 1e6
+    return figures
+
+
 # -- memory (in a fresh process) -------------------------------------------------------------
 
 
@@ -625,6 +678,8 @@ def report(figures: dict[str, float]) -> None:
             "rtt_link_queue_vs_sealed",
             "cpu_per_rtt_link_queue_vs_sealed",
         ),
+        ("node core, no IO", "CPU us per 64 B round trip", "", "core_us_per_rtt_64"),
+        ("", "CPU us per 64 KiB round trip", "", "core_us_per_rtt_64k"),
         ("link setup, ms", "median  [goal <= 5]", "handshake_ms_median", "cpu_per_link_setup_ms"),
         ("", "90th percentile", "handshake_ms_p90", ""),
         ("memory, idle links", "bytes per link (traced)", "traced_bytes_per_link", ""),
@@ -658,6 +713,7 @@ def main() -> None:
         print(json.dumps(memory(args.memory, traced=args.traced)))
         return
     figures = asyncio.run(measure(args.quick))
+    figures.update(core(args.quick))
     figures.update(memory_in_child(1000))
     figures.update(memory_in_child(50 if args.quick else 200, traced=True))
     figures.update({f"goal_{name}": value for name, value in GOALS.items()})
