@@ -17,19 +17,21 @@ An announcement offered to the database goes through, in order:
 
 Entries expire ``lifetime - age`` seconds after they were taken. Neighbours are named
 by 8-byte prefixes; ``resolve`` maps a prefix to the one origin holding it (an ambiguous
-prefix resolves to nothing). ``graph`` builds the directed edges Dijkstra uses, keeping
-only links *both* ends announce: a node cannot invent a link to another.
+prefix resolves to nothing). ``graph`` gives the directed edges Dijkstra uses, keeping
+only links *both* ends announce: a node cannot invent a link to another. They are kept
+up to date by ``graph.py`` as announcements are installed, not rebuilt per question.
 """
 
 from __future__ import annotations
 
 import bisect
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from meshnet.crypto.identity import NodeId
 from meshnet.deadlines import DeadlineHeap
+from meshnet.routing.graph import LinkGraph
 from meshnet.routing.messages import Announcement, NeighbourEntry, prefix_of
 from meshnet.routing.metrics import LinkMetrics
 from meshnet.routing.policy import PathPolicy, clamp_cost
@@ -65,10 +67,6 @@ class DatabaseEntry:
     again is recognised by comparing these, without decoding it."""
     own_prefix: bytes = b""
     """The origin's own prefix (what its neighbours list)."""
-    edges: list[tuple[bytes, NodeId, int]] | None = None
-    """Cache for ``graph``: (prefix, resolved neighbour, cost) for every neighbour that
-    resolves, valid while ``edges_key`` matches the database's prefix map and policy."""
-    edges_key: tuple[int, int] = (-1, -1)
 
     def age_at(self, now: float) -> int:
         """The age to put in the header when passing it on at ``now``."""
@@ -103,11 +101,11 @@ class LinkStateDatabase:
         self._entries: dict[NodeId, DatabaseEntry] = {}
         self._by_raw: dict[bytes, DatabaseEntry] = {}
         self._sorted: list[bytes] = []
-        self._prefix_version = 0  # bumped whenever the set of origins (so resolve) changes
         self._by_prefix: dict[bytes, list[NodeId]] = {}
         self._buckets: dict[NodeId, TokenBucket] = {}
         self._deferred: dict[NodeId, _Deferred] = {}
         self._timers: DeadlineHeap[tuple[str, NodeId]] = DeadlineHeap()
+        self._graph = LinkGraph(self._entries, self.resolve)
 
     # -- lookup ----------------------------------------------------------------------
 
@@ -187,10 +185,11 @@ class LinkStateDatabase:
 
     def _install(self, announcement: Announcement, age: int, now: float) -> None:
         origin = announcement.origin
-        if origin not in self._entries:
+        old = self._entries.get(origin)
+        if old is None:
             bisect.insort(self._sorted, origin.raw)
             self._by_prefix.setdefault(prefix_of(origin), []).append(origin)
-            self._prefix_version += 1
+            self._graph.origins_changed()
         entry = DatabaseEntry(
             announcement=announcement,
             received=now,
@@ -202,6 +201,7 @@ class LinkStateDatabase:
         self._entries[origin] = entry
         self._by_raw[origin.raw] = entry
         self._timers.set(("expire", origin), entry.expires)
+        self._graph.replaced(origin, old, entry)
 
     def _drop_deferred(self, origin: NodeId) -> None:
         if self._deferred.pop(origin, None) is not None:
@@ -221,7 +221,7 @@ class LinkStateDatabase:
         owners.remove(origin)
         if not owners:
             del self._by_prefix[prefix_of(origin)]
-        self._prefix_version += 1
+        self._graph.origins_changed()
 
     # -- time ------------------------------------------------------------------------
 
@@ -289,52 +289,31 @@ class LinkStateDatabase:
             out.append((neighbour, peer, confirmed))
         return out
 
-    def _resolve_edges(
-        self, entry: DatabaseEntry, policy: PathPolicy
-    ) -> list[tuple[bytes, NodeId, int]]:
-        """``entry``'s neighbours that resolve to one origin, costed by ``policy``."""
-        out = []
-        for neighbour in entry.announcement.neighbours:
-            peer = self.resolve(neighbour.prefix)
-            if peer is not None:
-                cost = clamp_cost(policy.link_cost(LinkMetrics.from_entry(neighbour)))
-                out.append((neighbour.prefix, peer, cost))
-        return out
-
     def graph(
         self,
         me: NodeId,
         local: Mapping[NodeId, LinkMetrics],
         policy: PathPolicy,
-        excluded: Callable[[NodeId, bytes], bool],
+        suspended: Collection[tuple[NodeId, bytes]] = (),
     ) -> dict[NodeId, list[tuple[NodeId, int]]]:
         """Directed edges for Dijkstra from ``me``.
 
         Our own edges are our live links (``local``: neighbour -> metrics, firsthand
         knowledge). Every other edge is a link both of its ends announce, costed by
-        ``policy`` from the metrics of its tail's announcement; ``excluded(tail, prefix)``
-        removes edges a route error suspended.
+        ``policy`` from the metrics of its tail's announcement; ``suspended`` holds
+        (tail, head prefix) links a route error suspended, left out. Edges into ``me``
+        may be listed: paths start at us, so they never matter.
         """
-        graph: dict[NodeId, list[tuple[NodeId, int]]] = {
-            me: [(peer, clamp_cost(policy.link_cost(m))) for peer, m in sorted(local.items())]
-        }
-        entries = self._entries
-        key = (self._prefix_version, id(policy))
-        for origin, entry in entries.items():
-            if origin == me:
-                continue
-            cached = entry.edges
-            if cached is None or entry.edges_key != key:
-                cached = entry.edges = self._resolve_edges(entry, policy)
-                entry.edges_key = key
-            own = entry.own_prefix
-            edges = []
-            for prefix, peer, cost in cached:
-                if peer == me:
-                    continue  # paths start at us: edges into us never help
-                other = entries.get(peer)
-                if other is None or own not in other.prefixes or excluded(origin, prefix):
-                    continue  # the both-ends rule, and links a route error suspended
-                edges.append((peer, cost))
-            graph[origin] = edges
+        graph: dict[NodeId, list[tuple[NodeId, int]]] = dict(self._graph.edges(policy))
+        graph[me] = [(peer, clamp_cost(policy.link_cost(m))) for peer, m in sorted(local.items())]
+        if suspended:
+            cut: dict[NodeId, set[bytes]] = {}
+            for tail, prefix in suspended:
+                cut.setdefault(tail, set()).add(prefix)
+            for tail, prefixes in cut.items():
+                if tail != me and tail in graph:
+                    heads = self._graph.prefixes(tail)
+                    graph[tail] = [
+                        e for e, p in zip(graph[tail], heads, strict=True) if p not in prefixes
+                    ]
         return graph

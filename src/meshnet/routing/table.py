@@ -167,10 +167,7 @@ class RouteTable:
             previous = self._previous
             if previous is not None and now < self._computed_at + self._min_interval:
                 return previous  # held back: the last tree answers until the interval ends
-            suspended = self._suspended
-            graph = self._lsdb.graph(
-                self._me, self._local, self._policy, lambda t, p: (t, p) in suspended
-            )
+            graph = self._lsdb.graph(self._me, self._local, self._policy, self._suspended)
             self._tree = self._previous = shortest_paths(graph, self._me)
             self._computed_at = now
             self.computations += 1
