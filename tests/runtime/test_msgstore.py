@@ -85,6 +85,8 @@ def exercise(store: SqliteMessageStore | MemoryMessageStore) -> list[object]:
     store.update_incoming(replace(incoming(1), read_at=90.0))
     answers += [store.unreported_reads(), store.incoming(incoming(1).id)]
     answers += [store.list_incoming(peer=None, limit=2), store.receiver_conversation(PEER)]
+    answers += [store.list_incoming(peer=PEER, limit=10, unread=True)]
+    answers += [store.list_incoming(peer=None, limit=1, unread=True)]
     store.add_mailbox_owner(PEER)
     store.add_mailbox_owner(PEER)
     answers += [store.mailbox_owners(), store.mailbox_count(PEER)]
@@ -330,5 +332,29 @@ def test_a_failed_write_in_a_batch_is_undone_alone_and_the_rest_is_committed(
         with store.batch():  # the store is usable afterwards
             store.add_outgoing(outgoing(1), replace(conversation, next_seq=2))
         assert count_outgoing(path) == 2
+    finally:
+        store.close()
+
+
+def test_unread_listing_finds_an_old_unread_message_behind_many_read_ones(
+    tmp_path: Path,
+) -> None:
+    store = SqliteMessageStore.open(tmp_path / "messages.db")
+    conversation = Conversation(peer=PEER, epoch=b"F" * 8, next_seq=1)
+    try:
+        store.commit_incoming([incoming(0)], conversation)  # the oldest, never read
+        with store.batch():
+            for i in range(1, 1500):
+                read = replace(
+                    incoming(0),
+                    id=MessageId((100_000 + i).to_bytes(16, "big")),
+                    seq=i,
+                    delivered_at=100.0 + i,
+                    read_at=200.0 + i,
+                )
+                store.commit_incoming([read], replace(conversation, next_seq=i + 1))
+        unread = store.list_incoming(peer=None, limit=10, unread=True)
+        assert [m.id for m in unread] == [incoming(0).id]
+        assert len(store.list_incoming(peer=PEER, limit=2000)) == 1500
     finally:
         store.close()

@@ -131,8 +131,11 @@ class NodeControl(Protocol):
         """
         ...
 
-    def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
-        """The newest ``limit`` received messages, oldest first."""
+    def inbox(
+        self, *, peer: NodeId | None = None, limit: int = 100, unread: bool = False
+    ) -> list[IncomingMessage]:
+        """The newest ``limit`` received messages (only unread ones if ``unread``), oldest
+        first."""
         ...
 
     def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:

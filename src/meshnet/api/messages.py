@@ -26,7 +26,7 @@ from meshnet.api.schema import (
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import LocalError, StateError
 from meshnet.ids import MessageId
-from meshnet.services.messaging import InboxState, IncomingMessage, OutgoingMessage
+from meshnet.services.messaging import IncomingMessage, OutgoingMessage
 from meshnet.services.messaging.messages import MAX_BODY as MESSAGE_MAX_BODY
 
 __all__ = [
@@ -44,8 +44,6 @@ __all__ = [
 MESSAGE_ID_SIZE = 16
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-_SCAN = 1000
-"""How many of the newest received messages an ``unread`` listing looks through."""
 _JUST_SENT = 16
 """How many of the newest messages to the recipient ``send`` looks through for its own."""
 
@@ -99,12 +97,8 @@ def inbox(api: ApiHandlers, request: Request) -> ReceivedMessagesView:
     peer = _peer(request, names)
     unread = values.get("unread") is True
     limit = _limit(request)
-    found = [
-        m
-        for m in api.control.inbox(peer=peer, limit=_SCAN if unread else limit)
-        if m.state is InboxState.DELIVERED and not (unread and m.read_at is not None)
-    ]
-    return ReceivedMessagesView(messages=tuple(_received_view(m, names) for m in found[-limit:]))
+    found = api.control.inbox(peer=peer, limit=limit, unread=unread)
+    return ReceivedMessagesView(messages=tuple(_received_view(m, names) for m in found))
 
 
 def outbox(api: ApiHandlers, request: Request) -> SentMessagesView:

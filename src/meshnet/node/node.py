@@ -290,9 +290,12 @@ class Node:
         self.messaging.use_mailbox(mailbox, now)
         self._pump(now)
 
-    def inbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[IncomingMessage]:
-        """The newest ``limit`` messages delivered to us (from ``peer``), oldest first."""
-        return self.messaging.inbox_messages(peer=peer, limit=limit)
+    def inbox(
+        self, *, peer: NodeId | None = None, limit: int = 100, unread: bool = False
+    ) -> list[IncomingMessage]:
+        """The newest ``limit`` messages delivered to us (from ``peer``; not yet marked
+        read, if ``unread``), oldest first."""
+        return self.messaging.inbox_messages(peer=peer, limit=limit, unread=unread)
 
     def outbox(self, *, peer: NodeId | None = None, limit: int = 100) -> list[OutgoingMessage]:
         """The newest ``limit`` messages we sent (to ``peer``), any state, oldest first."""

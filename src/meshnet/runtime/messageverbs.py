@@ -77,10 +77,11 @@ class MessageVerbs:
         self._pump()
 
     def inbox(
-        self: _Driver, *, peer: NodeId | None = None, limit: int = 100
+        self: _Driver, *, peer: NodeId | None = None, limit: int = 100, unread: bool = False
     ) -> list[IncomingMessage]:
-        """The newest ``limit`` messages delivered to this node, oldest first."""
-        return self.node.inbox(peer=peer, limit=limit)
+        """The newest ``limit`` messages delivered to this node (only those not marked
+        read, if ``unread``), oldest first."""
+        return self.node.inbox(peer=peer, limit=limit, unread=unread)
 
     def outbox(
         self: _Driver, *, peer: NodeId | None = None, limit: int = 100

@@ -408,8 +408,12 @@ class SqliteMessageStore:
         )
         return [_incoming(row) for row in rows]
 
-    def list_incoming(self, *, peer: NodeId | None, limit: int) -> list[IncomingMessage]:
+    def list_incoming(
+        self, *, peer: NodeId | None, limit: int, unread: bool = False
+    ) -> list[IncomingMessage]:
         where, args = ("AND peer=?", (peer.raw,)) if peer is not None else ("", ())
+        if unread:
+            where += " AND read_at IS NULL"
         rows = self._db.execute(
             f"SELECT {_IN_COLUMNS} FROM incoming WHERE state=? {where} "
             "ORDER BY delivered_at DESC, seq DESC, id DESC LIMIT ?",

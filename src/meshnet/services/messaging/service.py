@@ -235,10 +235,11 @@ class MessagingService:
         return self.store.list_outgoing(peer=peer, limit=limit)
 
     def inbox_messages(
-        self, *, peer: NodeId | None = None, limit: int = 100
+        self, *, peer: NodeId | None = None, limit: int = 100, unread: bool = False
     ) -> list[IncomingMessage]:
-        """The newest ``limit`` messages delivered to us, in delivery order."""
-        return self.store.list_incoming(peer=peer, limit=limit)
+        """The newest ``limit`` messages delivered to us (not yet marked read, if
+        ``unread``), in delivery order."""
+        return self.store.list_incoming(peer=peer, limit=limit, unread=unread)
 
     # -- settling outgoing messages ------------------------------------------------------
 

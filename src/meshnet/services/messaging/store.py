@@ -78,9 +78,11 @@ class MessageStore(Protocol):
     def unreported_reads(self) -> list[IncomingMessage]:
         """Messages marked read whose read receipt the sender has not confirmed."""
 
-    def list_incoming(self, *, peer: NodeId | None, limit: int) -> list[IncomingMessage]:
-        """The newest ``limit`` delivered messages (from ``peer`` only, if given), in the
-        order they were delivered."""
+    def list_incoming(
+        self, *, peer: NodeId | None, limit: int, unread: bool = False
+    ) -> list[IncomingMessage]:
+        """The newest ``limit`` delivered messages (from ``peer`` only, if given; only
+        those not marked read, if ``unread``), in the order they were delivered."""
 
     # -- the mailbox we keep for others (sealed: we cannot read it) ----------------------
 
@@ -181,11 +183,15 @@ class MemoryMessageStore:
     def unreported_reads(self) -> list[IncomingMessage]:
         return [m for m in self._incoming.values() if m.read_at is not None and not m.read_reported]
 
-    def list_incoming(self, *, peer: NodeId | None, limit: int) -> list[IncomingMessage]:
+    def list_incoming(
+        self, *, peer: NodeId | None, limit: int, unread: bool = False
+    ) -> list[IncomingMessage]:
         chosen = [
             m
             for m in self._incoming.values()
-            if m.state is InboxState.DELIVERED and (peer is None or m.peer == peer)
+            if m.state is InboxState.DELIVERED
+            and (peer is None or m.peer == peer)
+            and not (unread and m.read_at is not None)
         ]
         return sorted(chosen, key=inbox_order)[-limit:] if limit > 0 else []
 
