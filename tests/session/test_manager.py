@@ -19,6 +19,7 @@ from meshnet.session.events import (
 )
 from meshnet.session.frames import CloseReason, StreamErrorCode
 from meshnet.session.state import SessionState
+from meshnet.session.streams import ReceiveBudget
 
 MB = bytes(range(256)) * 4096  # 1 MiB, every byte value
 MiB = 1 << 20
@@ -490,3 +491,29 @@ def test_no_path_room_is_reported_on_datagram_paths() -> None:
     assert pair.b.manager._sessions[pair.a.node_id].out.room_reported == 0
     assert _budget(pair.a, pair.b.node_id) == 1100
     assert max(len(packet) for _, packet in pair.wire) <= 1100
+
+
+def test_window_growth_comes_from_a_node_wide_budget_given_back_at_the_end() -> None:
+    config = SessionConfig(max_packet=65000, max_grown_receive_memory=3 * MiB)
+    pair = SessionPair(seed=34, config=config)
+    pair.establish()
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.write(stream, bytes(16 * MiB), pair.now)
+    assert pair.run(60.0, until=lambda: len(pair.b.finished) == 1)
+    assert sum(map(len, pair.b.received.values())) == 16 * MiB  # slower, still complete
+    budget = pair.b.manager.receive_budget
+    streams = pair.b.manager._sessions[pair.a.node_id].streams
+    assert streams.recv_window <= config.session_receive_window + 3 * MiB
+    assert budget.used == streams.recv_window - config.session_receive_window > 0
+    pair.b.manager.close_session(pair.a.node_id, pair.now)
+    pair.run(30.0)
+    assert budget.used == 0  # the ended session gave its growth back
+
+
+def test_receive_budget_grants_what_is_left_and_takes_back_what_ended() -> None:
+    budget = ReceiveBudget(10)
+    assert (budget.grant(4), budget.grant(4), budget.grant(4), budget.grant(1)) == (4, 4, 2, 0)
+    budget.release(6)
+    assert budget.used == 4 and budget.grant(100) == 6
+    budget.release(1000)
+    assert budget.used == 0

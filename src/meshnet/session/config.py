@@ -42,6 +42,7 @@ _AT_LEAST_ONE = (
     "session_receive_window",
     "max_stream_receive_window",
     "max_session_receive_window",
+    "max_grown_receive_memory",
     "handshake_burst",
 )
 
@@ -113,6 +114,10 @@ class SessionConfig:
     peer whose data nobody reads never grows a window."""
     max_session_receive_window: int = 8 * 1024 * 1024
     """... and the session's window up to this."""
+    max_grown_receive_memory: int = 64 * 1024 * 1024
+    """Node-wide: by how many bytes all sessions' receive windows together may exceed
+    ``session_receive_window`` each. Auto-tuning stops there, so readers that were fast
+    and then stalled cannot make the node hold ``max_sessions`` x 8 MiB."""
     max_ack_delay: float = 0.025
     """The longest we delay an acknowledgement (RFC 9002 max_ack_delay)."""
     initial_rtt: float = 0.5

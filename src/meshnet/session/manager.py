@@ -50,6 +50,7 @@ from meshnet.session.packets import DATA_OVERHEAD, PacketType, parse_handshake
 from meshnet.session.session import Session
 from meshnet.session.state import SessionInput, SessionState, Verdict, session_transition
 from meshnet.session.status import SessionManagerStatus, SessionStatus
+from meshnet.session.streams import ReceiveBudget
 
 __all__ = ["SessionManager"]
 
@@ -92,6 +93,8 @@ class SessionManager:
         self._events: deque[SessionEvent] = deque()
         self._timers: DeadlineHeap[Session] = DeadlineHeap()
         self._dirty: dict[Session, None] = {}
+        self.receive_budget = ReceiveBudget(config.max_grown_receive_memory)
+        """Node-wide allowance for receive-window growth (``SessionConfig``)."""
         self._sent_at = 0.0  # the time of the last packets_to_send (the latest we know)
         self._max_packet: dict[NodeId, int] = {}
         self._assembly: Reassembler[tuple[NodeId, int, int]] = Reassembler(
@@ -152,6 +155,7 @@ class SessionManager:
             allocate_index=self._allocate_index,
             allocate_handle=self._allocate_handle,
             release_handle=self._release_handle,
+            receive_budget=self.receive_budget,
             datagram_allowed=self._datagram_allowed,
             max_packet=self._max_packet.get(peer, self.config.max_packet),
             now=now,
@@ -181,6 +185,7 @@ class SessionManager:
                 del table[peer]
         self._timers.set(session, None)
         self._dirty.pop(session, None)
+        session.streams.release_budget()
         if session.established_reported:
             self._remember(peer, session.closed_at)
 

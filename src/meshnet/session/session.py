@@ -64,6 +64,7 @@ from meshnet.session.keys import KeyRing
 from meshnet.session.recovery import LossRecovery, SentPacket
 from meshnet.session.state import SessionInput, SessionState, Verdict, session_transition
 from meshnet.session.status import SessionStatus
+from meshnet.session.streams import ReceiveBudget
 from meshnet.session.streamset import StreamSet
 from meshnet.wire.buffer import Reader
 
@@ -98,6 +99,7 @@ class Session:
         allocate_index: Callable[[], int],
         allocate_handle: Callable[[Session], StreamId],
         release_handle: Callable[[StreamId], None],
+        receive_budget: ReceiveBudget | None = None,
         datagram_allowed: Callable[[], bool],
         max_packet: int,
         now: float,
@@ -130,6 +132,7 @@ class Session:
             events=events,
             allocate_handle=lambda: allocate_handle(self),
             release_handle=release_handle,
+            budget=receive_budget,
         )
         self.recovery = LossRecovery(
             initial_rtt=config.initial_rtt,

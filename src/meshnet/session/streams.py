@@ -33,7 +33,32 @@ from meshnet.session.state import (
     send_transition,
 )
 
-__all__ = ["RecvStream", "SendStream", "grown_window"]
+__all__ = ["ReceiveBudget", "RecvStream", "SendStream", "grown_window"]
+
+
+class ReceiveBudget:
+    """The node-wide allowance for session receive windows above their initial size.
+
+    Sessions ask for a window growth with ``grant`` and give it back with ``release``
+    when they end: however many sessions auto-tune, together they hold at most
+    ``limit`` bytes more than their initial windows.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def grant(self, wanted: int) -> int:
+        """Up to ``wanted`` more bytes of window: what is left of the allowance."""
+        given = max(0, min(wanted, self.limit - self.used))
+        self.used += given
+        return given
+
+    def release(self, amount: int) -> None:
+        """A session that ended gives back the growth it was granted."""
+        self.used = max(0, self.used - amount)
 
 
 def grown_window(window: int, since_update: float, grow_within: float, limit: int) -> int:

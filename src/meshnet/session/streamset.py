@@ -51,7 +51,7 @@ from meshnet.session.frames import (
 )
 from meshnet.session.packets import TransportParameters
 from meshnet.session.state import RecvState, SendState
-from meshnet.session.streams import RecvStream, SendStream, grown_window
+from meshnet.session.streams import ReceiveBudget, RecvStream, SendStream, grown_window
 
 __all__ = ["StreamRecord", "StreamSet"]
 
@@ -83,6 +83,7 @@ class StreamSet:
         events: the manager's event queue.
         allocate_handle: gives a fresh node-wide ``StreamId``.
         release_handle: called once a stream is gone for good.
+        budget: the node-wide allowance the session's receive window grows from.
     """
 
     def __init__(
@@ -94,8 +95,11 @@ class StreamSet:
         events: deque[SessionEvent],
         allocate_handle: Callable[[], StreamId],
         release_handle: Callable[[StreamId], None],
+        budget: ReceiveBudget | None = None,
     ) -> None:
         self.peer = peer
+        self._budget = budget
+        self._granted = 0  # growth of recv_window taken from the budget
         self._config = config
         self._events = events
         self._allocate = allocate_handle
@@ -354,7 +358,12 @@ class StreamSet:
         window = self.recv_window
         if self.recv_max_sent - self.recv_consumed <= window // 2:
             limit = self._config.max_session_receive_window
-            self.recv_window = grown_window(window, now - self._recv_updated, grow_within, limit)
+            grown = grown_window(window, now - self._recv_updated, grow_within, limit)
+            if grown > window and self._budget is not None:
+                extra = self._budget.grant(grown - window)
+                self._granted += extra
+                grown = window + extra
+            self.recv_window = grown
             self._recv_updated = now
             self.recv_max_sent = self.recv_consumed + self.recv_window
             self.control.append(MaxData(self.recv_max_sent))
@@ -484,8 +493,15 @@ class StreamSet:
             self._streams_sent = self._peer_closed + window
             self.control.append(MaxStreams(self._streams_sent))
 
+    def release_budget(self) -> None:
+        """Give the receive-window growth back to the node (idempotent)."""
+        if self._budget is not None and self._granted:
+            self._budget.release(self._granted)
+        self._granted = 0
+
     def close_all(self, code: int) -> None:
         """The session ended: tell the application of every stream, forget them all."""
+        self.release_budget()
         for entry in list(self.by_wire.values()):
             if (
                 entry.opened
