@@ -80,3 +80,27 @@ def test_routing_packets_after_neighbour_traffic_still_reach_the_router() -> Non
         bytes([i]) * 2000 for i in range(10)
     ]
     assert b.node.status(net.now).drops == ()
+
+
+def test_a_full_carrier_holds_routed_packets_until_it_drains() -> None:
+    net, a, b = linked_pair(datagram=False)
+    a.node.send_datagram(b.node_id, b"session up", net.now)
+    a.pump()
+    net.run_until(lambda: bool(b.of(DatagramReceived)))
+    link = a.node.link_to(b.node_id)
+    (transport,) = [
+        t for t in list(a.node.links._transports) if a.node.links.link_of_transport(t) == link
+    ]
+    a.node.transport_writable(transport, False, net.now)
+    for i in range(5):
+        a.node.send_datagram(b.node_id, b"held %d" % i, net.now)
+        a.pump()
+    net.advance(2.0)
+    got = [e.payload for e in b.of(DatagramReceived) if isinstance(e, DatagramReceived)]
+    assert got == [b"session up"]  # the link itself stays up (its own frames still go)
+    assert a.node.link_to(b.node_id) == link
+    a.node.transport_writable(transport, True, net.now)
+    a.pump()
+    net.advance(1.0)
+    got = [e.payload for e in b.of(DatagramReceived) if isinstance(e, DatagramReceived)]
+    assert got == [b"session up", *(b"held %d" % i for i in range(5))]

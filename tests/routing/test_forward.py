@@ -7,6 +7,7 @@ import pytest
 from tests.routing.mesh import Mesh, MeshNode, make_identity
 
 from meshnet.crypto.identity import NodeId
+from meshnet.ids import LinkId
 from meshnet.routing.config import RoutingConfig
 from meshnet.routing.events import PacketDelivered, RouteChanged
 from meshnet.routing.forward import DropReason, check_route, next_hop, route_error_for
@@ -267,3 +268,30 @@ def test_a_relay_shares_its_link_fairly_between_two_sources() -> None:
         heavy += payload.startswith(b"heavy")
         light += payload.startswith(b"light")
         assert abs(heavy - light) <= 2
+
+
+def test_a_paused_link_holds_its_packets_in_the_bounded_queue_until_it_resumes() -> None:
+    """Relay 1's carrier toward 2 is full: the router keeps the packets (up to the
+    queue's bound, the rest dropped and counted) instead of handing them out."""
+    mesh = Mesh()
+    mesh.add()
+    mesh.add(config=RoutingConfig(queue_max_packets=20))
+    mesh.add()
+    mesh.connect(0, 1)
+    mesh.connect(1, 2)
+    mesh.run_for(3.0)
+    relay = mesh.nodes[1].router
+    toward_2 = mesh.wire(1, 2).link_at(1)
+    relay.set_link_paused(toward_2, True)
+    for i in range(30):
+        mesh.send(0, 2, b"held %02d" % i)
+    mesh.run_for(1.0)
+    assert mesh.nodes[2].of(PacketDelivered) == []
+    assert relay.get_timer() is None or relay.get_timer() > mesh.now  # no busy loop
+    assert drops(mesh.nodes[1]) == {"queue_full": 10}
+    relay.set_link_paused(toward_2, False)
+    mesh.touch(1)
+    mesh.run_for(1.0)
+    delivered = [e.payload for e in mesh.nodes[2].of(PacketDelivered)]
+    assert delivered == [b"held %02d" % i for i in range(20)]
+    relay.set_link_paused(LinkId(999), True)  # an unknown link: ignored

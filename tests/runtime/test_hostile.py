@@ -323,6 +323,13 @@ def test_peer_that_never_reads_slows_the_sender() -> None:
                     await s.still_serving()  # other links keep flowing meanwhile
                     assert sent == before, "the sender did not wait for room"
                     assert not task.done()
+                    # The node heard of it too: routed packets for that link now wait
+                    # in the router's bounded queues instead of the carrier's buffer.
+                    assert s.b.status().counter("carrier_paused") >= 1
+                    link = s.b.node.link_to(peer)
+                    assert link is not None
+                    neighbour = s.b.node.router._neighbours.get(link)
+                    assert neighbour is not None and neighbour.paused
                 finally:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -235,6 +235,13 @@ class LinkManager:
             now=now,
         )
 
+    def link_of_transport(self, transport: TransportId) -> LinkId | None:
+        """The link ``transport`` carries now (None: none, or the link moved away)."""
+        t = self._transports.get(transport)
+        if t is None or t.link is None or self._link_transport.get(t.link) != transport:
+            return None
+        return t.link
+
     def transport_closed(self, transport: TransportId, now: float) -> None:
         """The carrier went away: drop its handshake, and close the link riding on it."""
         t = self._transports.pop(transport, None)

@@ -143,6 +143,7 @@ class Node:
         self._flush_at: float | None = None
         self._dial_of: dict[TransportId, int] = {}
         self._stream_transports: set[TransportId] = set()  # carriers that are not datagram
+        self._paused_transports: set[TransportId] = set()  # carriers full (driver said so)
         self._events: deque[NodeEvent] = deque()
         self._commands: list[TransportCommand] = []
         self._settled = False  # the last pump left nothing waiting in router or sessions
@@ -349,7 +350,27 @@ class Node:
         retry = entry.next_attempt - now if entry.next_attempt is not None else None
         self._events.append(PeerDialFailed(endpoint=entry.endpoint, reason=reason, retry_in=retry))
 
+    def transport_writable(self, transport: TransportId, writable: bool, now: float) -> None:
+        """The driver's carrier for ``transport`` filled up (False) or drained (True).
+
+        While it is full the router holds that link's packets in its bounded queues
+        (and drops beyond them, counted) instead of handing them to the carrier.
+        """
+        if writable:
+            self._paused_transports.discard(transport)
+        else:
+            self._paused_transports.add(transport)
+        link = self.links.link_of_transport(transport)
+        if link is not None:
+            self.router.set_link_paused(link, not writable)
+            self._pump(now)
+
     def transport_closed(self, transport: TransportId, now: float) -> None:
+        if transport in self._paused_transports:
+            self._paused_transports.discard(transport)
+            link = self.links.link_of_transport(transport)
+            if link is not None:  # the link may live on over another transport (roaming)
+                self.router.set_link_paused(link, False)
         self._stream_transports.discard(transport)
         self.links.transport_closed(transport, now)
         self._pump(now)
@@ -545,6 +566,8 @@ class Node:
         self.peers.link_up(event.peer, now)
         stream = event.transport in self._stream_transports
         self.router.link_up(event.link, event.peer, now, record=event.peer_record, stream=stream)
+        if event.transport in self._paused_transports:
+            self.router.set_link_paused(event.link, True)
         self._events.append(
             PeerConnected(
                 peer=event.peer,

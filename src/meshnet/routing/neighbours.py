@@ -48,6 +48,9 @@ class Neighbour:
     """Bad signatures forgiven on this link; empty: its announcements are ignored."""
     control_limit: int
     """Most packets ``control`` holds."""
+    paused: bool = False
+    """The carrier under the link is full (the driver said so): hold output here, in
+    the bounded queues, until it drains."""
 
     def push_control(self, packet: bytes) -> bool:
         """Queue a control packet; False (dropped) when ``control`` is full."""
@@ -157,10 +160,10 @@ class Neighbours:
         pending, links = self._pending, self._links
         for link in list(pending):
             neighbour = links.get(link)
-            if neighbour is not None and neighbour.has_output():
-                busy.append(neighbour)
-            else:
+            if neighbour is None or not neighbour.has_output():
                 del pending[link]
+            elif not neighbour.paused:  # a paused link stays pending until it resumes
+                busy.append(neighbour)
         busy.sort(key=lambda n: n.link)
         return busy
 

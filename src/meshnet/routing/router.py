@@ -251,6 +251,20 @@ class Router:
             self._records.pop(neighbour.peer, None)
         self._local_changed(AnnounceTrigger.TOPOLOGY, now)
 
+    def set_link_paused(self, link: LinkId, paused: bool) -> None:
+        """Hold (or release) the output for ``link`` while its carrier cannot take more.
+
+        Packets for a paused link wait in its bounded queues, which drop (counted as
+        ``queue_full``) rather than let a slow carrier buffer without bound; end-to-end
+        congestion control then slows the sources. Unknown links are ignored.
+        """
+        neighbour = self._neighbours.get(link)
+        if neighbour is None or neighbour.paused == paused:
+            return
+        neighbour.paused = paused
+        if not paused:
+            self._neighbours.mark(neighbour)
+
     def link_measured(self, link: LinkId, rtt: float | None, lost: bool, now: float) -> None:
         """A probe sample from the link layer: an RTT in seconds, or a loss.
 

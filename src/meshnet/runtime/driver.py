@@ -214,6 +214,17 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         log.exception("the node raised in %s; the input is dropped", verb)
         self.count("node_error")
 
+    def carrier_writable(self, transport: TransportId, writable: bool) -> None:
+        # Called from inside a write (in the middle of a flush): tell the node after it.
+        if self._loop is not None and self._state is _State.RUNNING:
+            self._loop.call_soon(self._set_writable, transport, writable)
+
+    def _set_writable(self, transport: TransportId, writable: bool) -> None:
+        if transport in self._carriers and self._state is _State.RUNNING:
+            self._counters["carrier_paused" if not writable else "carrier_resumed"] += 1
+            self.node.transport_writable(transport, writable, self.now())
+            self._pump()
+
     def carrier_closed(self, transport: TransportId) -> None:
         if self._carriers.pop(transport, None) is None:
             return

@@ -182,6 +182,8 @@ class TcpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._writability.pause()
+        if self._transport is not None:
+            self._host.carrier_writable(self.transport_id, False)
 
     def overdue(self, now: float, config: RuntimeConfig) -> str | None:
         """Why this connection should be cut now (a counter name), or None.
@@ -203,6 +205,8 @@ class TcpConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writability.resume()
+        if self._transport is not None:
+            self._host.carrier_writable(self.transport_id, True)
 
     # -- Carrier -----------------------------------------------------------------------
 

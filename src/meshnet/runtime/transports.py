@@ -224,3 +224,7 @@ class CarrierHost(Protocol):
 
     def carrier_closed(self, transport: TransportId) -> None:
         """The carrier is gone (closed by either side); tell the node."""
+
+    def carrier_writable(self, transport: TransportId, writable: bool) -> None:
+        """The carrier's write buffer passed its high-water mark (False) or drained
+        below the low-water mark (True); may be called from inside ``Carrier.send``."""
