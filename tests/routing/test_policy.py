@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshnet.crypto.entropy import SeededEntropy
 from meshnet.crypto.identity import NodeId
 from meshnet.routing.messages import NeighbourEntry
 from meshnet.routing.metrics import LinkEstimator, LinkMetrics
@@ -19,18 +20,58 @@ metrics = st.builds(
 )
 
 
-def test_estimator_smooths_rtt_like_rfc6298_and_counts_losses() -> None:
+def test_estimator_averages_its_first_samples_then_smooths_and_counts_losses() -> None:
     estimator = LinkEstimator(rtt_gain=0.125, loss_gain=0.0625)
     assert estimator.metrics == LinkMetrics(rtt=None, loss=0.0)
     estimator.sample(0.100, lost=False)
     assert estimator.metrics.rtt == pytest.approx(0.100)  # the first sample sets it
+    assert estimator.metrics.jitter == 0.0  # unknown after one sample
     estimator.sample(0.200, lost=False)
-    assert estimator.metrics.rtt == pytest.approx(0.1125)
+    assert estimator.metrics.rtt == pytest.approx(0.150)  # warm start: the mean of two
     estimator.sample(None, lost=True)
     assert estimator.metrics.loss == pytest.approx(0.0625)
-    assert estimator.metrics.rtt == pytest.approx(0.1125)  # a loss says nothing of delay
+    assert estimator.metrics.rtt == pytest.approx(0.150)  # a loss says nothing of delay
     estimator.sample(None, lost=False)  # neither: ignored
     assert estimator.samples == 3
+
+
+def test_after_warm_up_the_rtt_is_an_ewma_and_jitter_rises_slowly() -> None:
+    estimator = LinkEstimator(rtt_gain=0.125, loss_gain=0.0625)
+    for i in range(20):
+        estimator.sample(0.009 if i % 2 else 0.011, lost=False)
+    before, jitter = estimator.metrics.rtt, estimator.metrics.jitter
+    assert before is not None and jitter == pytest.approx(estimator.rtt_var, rel=0.1)
+    estimator.sample(0.060, lost=False)  # one probe stuck behind a flood
+    assert estimator.metrics.rtt == pytest.approx(before + (0.060 - before) / 8)  # gain 1/8 now
+    assert estimator.rtt_var > 2 * jitter  # the deviation jumps ...
+    assert estimator.metrics.jitter < 1.1 * jitter  # ... the usual jitter barely moves
+
+
+def test_a_lasting_rise_of_delay_is_followed() -> None:
+    estimator = LinkEstimator(rtt_gain=0.125, loss_gain=0.0625)
+    for i in range(40):
+        estimator.sample(0.010 + (0.002 if i % 2 else -0.002), lost=False)
+    for _ in range(40):
+        estimator.sample(0.050, lost=False)
+    assert estimator.metrics.rtt == pytest.approx(0.050, rel=0.05)
+
+
+def test_jitter_alone_is_not_announced_but_a_real_shift_is() -> None:
+    """A link with 2 ms of jitter per sample re-announces only when its delay moves."""
+    estimator = LinkEstimator(rtt_gain=0.125, loss_gain=0.0625)
+    jitter = SeededEntropy(3, "jitter")
+    announced = LinkMetrics(rtt=None, loss=0.0)
+    changes = 0
+    for i in range(1000):
+        base = 0.010 if i < 500 else 0.030
+        estimator.sample(base + (jitter.random_float() - 0.5) * 0.008, lost=False)
+        metrics = estimator.metrics.quantised()
+        if metrics.differs(announced, 0.2):
+            announced, changes = metrics, changes + 1
+            if i >= 500:
+                break
+    assert i < 510  # the shift from 10 to 30 ms was announced within 10 probes
+    assert changes == 2  # the first measurement, then the shift: never the jitter
 
 
 def test_loss_estimate_converges_to_the_loss_ratio() -> None:
