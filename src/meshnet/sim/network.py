@@ -463,6 +463,13 @@ class SimNetwork:
         """Bytes node ``index`` put on its links (frames that went on the medium)."""
         return sum(link.direction_from(index).stats.bytes_sent for link in self.node_links[index])
 
+    def frames_sent(self) -> int:
+        """Frames put on every link in both directions."""
+        return sum(
+            link.forward.stats.frames_sent + link.reverse.stats.frames_sent
+            for link in self.links.values()
+        )
+
     def total_link_bytes(self) -> int:
         """Bytes put on every link in both directions."""
         return sum(
