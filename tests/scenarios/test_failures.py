@@ -5,8 +5,10 @@ its links are cut and 5% of its nodes crash at the same instant. For a fixed sam
 pairs that the ground truth still connects, end-to-end datagrams are probed every
 0.1 s of virtual time until one gets through: every such pair must recover, and the
 95th percentile of the recovery times must stay under 3 virtual seconds. Later, with no
-application traffic, the bytes on the links over 60 virtual seconds (keepalives,
-announcement refreshes, link probes) must stay far below the links' capacity.
+application traffic, the bytes on the links over one whole announcement refresh
+interval (600 virtual seconds: every node's refresh, the cost announcements the
+hysteresis lets through, keepalives, link probes and rekeys) must stay under 2% of the
+links' capacity (issue 6); the figure is printed for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tests.helpers.simnet import build_network, make_topology
 
 from meshnet.crypto.entropy import SeededEntropy
 from meshnet.link.config import LinkConfig
+from meshnet.routing.config import RoutingConfig
 from meshnet.sim.harness import AppDatagram
 from meshnet.sim.profile import LinkProfile
 from meshnet.sim.simulation import Simulation
@@ -133,17 +136,17 @@ def test_recovery_after_cuts_and_crashes_and_small_control_overhead() -> None:
     sim, times = fail_and_probe(silent=False, give_up=15.0)
     assert report("told (loud)", times) < 3.0
 
-    # Steady state: no application traffic for 60 virtual seconds after convergence.
+    # Steady state: no application traffic for one refresh interval after convergence.
     sim.run_for(10.0)
     before = sim.network.total_link_bytes()
     start = sim.now
-    sim.run_for(60.0)
+    sim.run_for(RoutingConfig().refresh_interval)
     elapsed = sim.now - start
     links_up = sum(1 for link in sim.network.links.values() if link.up)
     per_direction = (sim.network.total_link_bytes() - before) / (2 * links_up) / elapsed
     share = per_direction * 8 / BANDWIDTH
     print(f"control traffic: {per_direction:.1f} B/s per link direction = {share:.4%} of capacity")
-    assert 0 < share < 0.02
+    assert 0 < share < 0.02  # issue 6: under 2% of a 1 Mbit/s link
 
 
 def test_recovery_after_silent_cuts_and_crashes_within_the_dead_peer_timeout() -> None:
