@@ -104,3 +104,22 @@ def test_a_full_carrier_holds_routed_packets_until_it_drains() -> None:
     net.advance(1.0)
     got = [e.payload for e in b.of(DatagramReceived) if isinstance(e, DatagramReceived)]
     assert got == [b"session up", *(b"held %d" % i for i in range(5))]
+
+
+def test_a_link_held_for_a_full_carrier_is_released_when_it_moves_to_another() -> None:
+    net, a, b = linked_pair(datagram=False)
+    link = a.node.link_to(b.node_id)
+    (old,) = [
+        t for t in list(a.node.links._transports) if a.node.links.link_of_transport(t) == link
+    ]
+    a.node.transport_writable(old, False, net.now)
+    b.node.connect(a.endpoint, net.now)  # b redials: the link moves to the new connection
+    b.pump()
+    net.run_until(lambda: a.node.links.link_of_transport(old) is None)
+    assert a.node.link_to(b.node_id) == link  # the same link, on another carrier
+    net.advance(1.0)
+    a.node.send_datagram(b.node_id, b"after the move", net.now)
+    a.pump()
+    net.run_until(lambda: bool(b.of(DatagramReceived)))
+    got = [e.payload for e in b.of(DatagramReceived) if isinstance(e, DatagramReceived)]
+    assert got == [b"after the move"]

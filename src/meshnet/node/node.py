@@ -144,6 +144,7 @@ class Node:
         self._dial_of: dict[TransportId, int] = {}
         self._stream_transports: set[TransportId] = set()  # carriers that are not datagram
         self._paused_transports: set[TransportId] = set()  # carriers full (driver said so)
+        self._paused_links: dict[LinkId, TransportId] = {}  # held links: the carrier that was full
         self._events: deque[NodeEvent] = deque()
         self._commands: list[TransportCommand] = []
         self._settled = False  # the last pump left nothing waiting in router or sessions
@@ -358,19 +359,29 @@ class Node:
         """
         if writable:
             self._paused_transports.discard(transport)
+            changed = self._resume_links_of(transport)
         else:
             self._paused_transports.add(transport)
-        link = self.links.link_of_transport(transport)
-        if link is not None:
-            self.router.set_link_paused(link, not writable)
+            link = self.links.link_of_transport(transport)
+            changed = link is not None
+            if link is not None:
+                self._paused_links[link] = transport
+                self.router.set_link_paused(link, True)
+        if changed:
             self._pump(now)
 
+    def _resume_links_of(self, transport: TransportId) -> bool:
+        """Release the links held for ``transport``, even if they moved to another
+        carrier since (TCP roaming); True when there were any."""
+        held = [link for link, t in self._paused_links.items() if t == transport]
+        for link in held:
+            del self._paused_links[link]
+            self.router.set_link_paused(link, False)
+        return bool(held)
+
     def transport_closed(self, transport: TransportId, now: float) -> None:
-        if transport in self._paused_transports:
-            self._paused_transports.discard(transport)
-            link = self.links.link_of_transport(transport)
-            if link is not None:  # the link may live on over another transport (roaming)
-                self.router.set_link_paused(link, False)
+        self._paused_transports.discard(transport)
+        self._resume_links_of(transport)
         self._stream_transports.discard(transport)
         self.links.transport_closed(transport, now)
         self._pump(now)
@@ -567,6 +578,7 @@ class Node:
         stream = event.transport in self._stream_transports
         self.router.link_up(event.link, event.peer, now, record=event.peer_record, stream=stream)
         if event.transport in self._paused_transports:
+            self._paused_links[event.link] = event.transport
             self.router.set_link_paused(event.link, True)
         self._events.append(
             PeerConnected(
