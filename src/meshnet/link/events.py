@@ -31,6 +31,8 @@ class LinkEstablished:
     """Where the neighbour was reached, as the driver names it."""
     transport: TransportId
     """The transport the handshake completed on."""
+    datagram: bool
+    """That transport is a datagram carrier (UDP, radio), not a stream (TCP)."""
     outbound: bool
     """True when we started the handshake."""
     extension: bytes

@@ -446,6 +446,7 @@ class LinkManager:
                     peer_record=conn.peer_record,
                     endpoint=t.endpoint,
                     transport=t.id,
+                    datagram=t.datagram,
                     outbound=handshake.outbound,
                     extension=conn.peer_extension,
                 )

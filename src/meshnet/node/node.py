@@ -142,7 +142,6 @@ class Node:
         self._now = 0.0  # the latest time any input carried
         self._flush_at: float | None = None
         self._dial_of: dict[TransportId, int] = {}
-        self._stream_transports: set[TransportId] = set()  # carriers that are not datagram
         self._paused_transports: set[TransportId] = set()  # carriers full (driver said so)
         self._paused_links: dict[LinkId, TransportId] = {}  # held links: the carrier that was full
         self._events: deque[NodeEvent] = deque()
@@ -328,8 +327,6 @@ class Node:
             if entry is not None and expected_peer is None:
                 expected_peer = entry.expected
             self._dial_of[transport] = dial
-        if not datagram:
-            self._stream_transports.add(transport)
         self.links.transport_opened(
             transport,
             now,
@@ -382,7 +379,6 @@ class Node:
     def transport_closed(self, transport: TransportId, now: float) -> None:
         self._paused_transports.discard(transport)
         self._resume_links_of(transport)
-        self._stream_transports.discard(transport)
         self.links.transport_closed(transport, now)
         self._pump(now)
         dial = self._dial_of.pop(transport, None)
@@ -575,8 +571,9 @@ class Node:
             first_contact = entry is not None and entry.expected is None
             self.peers.dial_succeeded(dial, event.peer, now)
         self.peers.link_up(event.peer, now)
-        stream = event.transport in self._stream_transports
-        self.router.link_up(event.link, event.peer, now, record=event.peer_record, stream=stream)
+        self.router.link_up(
+            event.link, event.peer, now, record=event.peer_record, stream=not event.datagram
+        )
         if event.transport in self._paused_transports:
             self._paused_links[event.link] = event.transport
             self.router.set_link_paused(event.link, True)

@@ -48,6 +48,9 @@ class Neighbour:
     """Bad signatures forgiven on this link; empty: its announcements are ignored."""
     control_limit: int
     """Most packets ``control`` holds."""
+    stream: bool = False
+    """The link runs over a stream carrier (TCP): packets leaving on it keep
+    ``STREAM_PATH``."""
     paused: bool = False
     """The carrier under the link is full (the driver said so): hold output here, in
     the bounded queues, until it drains."""

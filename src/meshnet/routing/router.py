@@ -149,7 +149,6 @@ class Router:
             max_bytes=config.pending_max_bytes,
         )
         self._records: dict[NodeId, IdentityRecord] = {}
-        self._stream_links: set[LinkId] = set()
         self._stream_room = min(config.max_payload, _MAX_ROOM)
         self._errors_sent: OrderedDict[tuple[NodeId, bytes], float] = OrderedDict()
         self._events: deque[RoutingEvent] = deque()
@@ -229,10 +228,9 @@ class Router:
                 rate=config.bad_signature_rate, burst=config.bad_signature_burst, now=now
             ),
             control_limit=self._control_limit,
+            stream=stream,
         )
         self._neighbours.add(neighbour)
-        if stream:
-            self._stream_links.add(link)
         if record is not None and record.node_id == peer:
             self._records[peer] = record
         for packet in self._flooding.summaries():
@@ -242,7 +240,6 @@ class Router:
     def link_down(self, link: LinkId, now: float) -> None:
         """The link is gone; what was queued on it is dropped. Unknown links are ignored."""
         neighbour = self._neighbours.remove(link)
-        self._stream_links.discard(link)
         if neighbour is None:
             return
         self._now = now
@@ -360,8 +357,7 @@ class Router:
                 out, gone = self._neighbours.by_prefix(hop), hop
             if out is not None:
                 self._forwarded += 1
-                stream = out.link in self._stream_links
-                self._enqueue(out, header.source, advance(data, stream_link=stream))
+                self._enqueue(out, header.source, advance(data, stream_link=out.stream))
             else:
                 self._drop(DropReason.NEXT_HOP_GONE)
                 if header.kind == RoutingPacket.DATA:
@@ -464,7 +460,7 @@ class Router:
             source=self._me,
             destination=destination,
             relays=relays,
-            stream_path=first.link in self._stream_links,
+            stream_path=first.stream,
         )
         self._enqueue(first, self._me, encode_routed(header, payload))
 
