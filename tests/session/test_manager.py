@@ -427,6 +427,52 @@ def test_a_wide_window_goes_out_in_bursts_with_a_timer_for_the_rest() -> None:
     assert sum(len(packet) for _, packet in second) >= 256 * 1024
 
 
+def _wide_pair(seed: int) -> tuple[SessionPair, int]:
+    config = SessionConfig(
+        max_packet=65000, stream_receive_window=4 * MiB, session_receive_window=8 * MiB
+    )
+    pair = SessionPair(seed=seed, config=config)
+    pair.establish()
+    pair.a.manager._sessions[pair.b.node_id].recovery.cc.cwnd = 4 * MiB
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.manager.stream_send(stream, b"o", pair.now)  # the opening goes out alone
+    pair.a.manager.packets_to_send(pair.now)
+    return pair, stream
+
+
+def test_a_part_filled_tail_waits_for_the_next_write() -> None:
+    pair, stream = _wide_pair(33)
+    manager, piece = pair.a.manager, bytes(range(256)) * 256  # 64 KiB: a packet and a bit
+    manager.stream_send(stream, piece, pair.now)
+    (full,) = manager.packets_to_send(pair.now)
+    assert len(full[1]) > 64_900  # the tail did not follow in a runt
+    assert manager.get_timer() == pair.now  # it is due at once if nothing else comes
+    sizes = []
+    for _ in range(8):
+        manager.stream_send(stream, piece, pair.now)
+        sizes += [len(packet) for _, packet in manager.packets_to_send(pair.now)]
+    assert len(sizes) == 8 and min(sizes) > 64_900  # each write fills one with the last tail
+    (tail,) = manager.packets_to_send(pair.now)  # the timer: no write came, it goes out
+    assert len(tail[1]) < 10_000
+    pair.b.manager.receive_packet(pair.a.node_id, full[1], pair.now)
+    assert manager.packets_to_send(pair.now) == []  # nothing held back any more
+
+
+def test_a_tail_is_never_held_with_its_fin_or_behind_other_frames() -> None:
+    pair, stream = _wide_pair(34)
+    manager, piece = pair.a.manager, bytes(70_000)
+    manager.stream_send(stream, piece, pair.now)
+    manager.stream_close(stream, pair.now)
+    assert len(manager.packets_to_send(pair.now)) == 2  # the FIN rides on the tail at once
+    other = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    manager.stream_send(other, piece, pair.now)
+    manager.send_datagram(pair.b.node_id, bytes(40_000), pair.now)  # the first takes one
+    manager.send_datagram(pair.b.node_id, bytes(40_000), pair.now)  # the second: no holding
+    sent = manager.packets_to_send(pair.now)
+    assert len(sent) == 2  # a datagram each, the rest of the room stream bytes
+    assert manager.get_timer() == pair.now  # only then is the tail (20,000 B) held
+
+
 def test_receive_windows_grow_while_the_reader_keeps_up() -> None:
     pair = SessionPair(seed=32, config=SessionConfig(max_packet=65000))
     pair.establish()

@@ -33,6 +33,7 @@ __all__ = ["PacketBuilder", "PingProbe", "datagram_room"]
 
 _PN_ROOM = 8  # packet numbers below 2^56 take at most 8 varint bytes
 _PING = bytes([FrameType.PING])
+_TAIL_MARGIN = 64  # packet number, piggybacked ACK and STREAM header, roughly
 
 
 def datagram_room(max_packet: int) -> int:
@@ -56,6 +57,7 @@ class PacketBuilder:
         "_streams",
         "bytes_sent",
         "datagrams",
+        "held",
         "last_eliciting_sent",
         "packets_sent",
         "ping_needed",
@@ -84,6 +86,7 @@ class PacketBuilder:
         self.packets_sent = 0
         self.room_seen = 0  # the path room of the peer's latest packet (routing says)
         self.room_reported = 0  # what our latest PATH_ROOM said
+        self.held = False  # the last ``build_all`` kept a part-filled tail back
 
     # -- datagram queue ------------------------------------------------------------------
 
@@ -125,10 +128,40 @@ class PacketBuilder:
         to ``budget`` bytes (the caller asks again soon: ``has_more``)."""
         out: list[bytes] = []
         total = 0
-        while total < budget and (packet := self._build(keys, max_packet, now)) is not None:
+        self.held = False
+        while total < budget:
+            if out and self._only_tail(keys, max_packet):
+                self.held = True  # sent at the next call, with whatever is written by then
+                break
+            packet = self._build(keys, max_packet, now)
+            if packet is None:
+                break
             out.append(packet)
             total += len(packet)
         return out
+
+    def _only_tail(self, keys: KeyRing, max_packet: int) -> bool:
+        """True when the next packet would carry only the part-filled end of what the
+        application wrote (nothing else to send; a pending ACK went in the first packet).
+
+        After a full packet, such a tail waits for the next call (the caller asks for a
+        timer now): an application writing in pieces of about a packet fills it in the
+        meantime, so a 64 KiB write costs one packet instead of a full one and a runt
+        (every node of the path pays per packet). docs/protocol/session.md §4.
+        """
+        if (
+            not self._streams.has_stream_data
+            or keys.outbox
+            or keys.confirm_needed
+            or self._streams.control
+            or self.datagrams
+            or self.ping_needed
+            or self.pings
+            or self.probes
+            or not self._recovery.cc.can_send(max_packet)  # an ACK must come first anyway
+        ):
+            return False
+        return self._streams.only_tail_below(max_packet - DATA_OVERHEAD - _TAIL_MARGIN)
 
     def _has_work(self, keys: KeyRing) -> bool:
         streams = self._streams

@@ -603,7 +603,7 @@ class Session:
             return out
         if self.state in _LIVE_KEYS:
             sealed = self.out.build_all(keys, self.max_packet, now, budget)
-            self.has_more = sum(len(packet) for packet in sealed) >= budget
+            self.has_more = self.out.held or sum(len(packet) for packet in sealed) >= budget
             out.extend(sealed)
             self._sync_rekey()
         return out

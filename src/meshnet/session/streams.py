@@ -189,6 +189,15 @@ class SendStream:
             or (self.write_offset > self.sent_offset and self.sent_offset < self.max_data)
         )
 
+    def unsent_tail(self, credit: int) -> int | None:
+        """How many new bytes the next frame would carry when it carries only new data
+        and no FIN (None when it carries anything else: a loss, the FIN, the opening,
+        a reset): what ``PacketBuilder`` weighs before sending a part-filled packet."""
+        if self.reset_code is not None or self._lost or self.fin_pending or self.open_pending:
+            return None
+        limit = min(self.write_offset, self.max_data, self.sent_offset + max(credit, 0))
+        return max(limit - self.sent_offset, 0)
+
     def next_chunk(self, room: int, credit: int) -> tuple[int, bytes, bool, int] | None:
         """The next STREAM frame's content within ``room`` data bytes.
 

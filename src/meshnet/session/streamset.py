@@ -396,6 +396,21 @@ class StreamSet:
         """True while some stream may have a frame to send."""
         return bool(self._ready)
 
+    def only_tail_below(self, room: int) -> bool:
+        """True when what the streams have to send is new data only (no loss, FIN,
+        opening or reset), some but under ``room`` bytes in all: a part-filled packet
+        that a following write would fill (``PacketBuilder.build_all`` holds it)."""
+        credit = self.send_credit - self.sent_total
+        total = 0
+        for entry in self._ready:
+            tail = entry.send.unsent_tail(credit)
+            if tail is None:
+                return False
+            total += tail
+            if total >= room:
+                return False
+        return total > 0
+
     def next_stream_frame(self, room: int) -> tuple[Stream, StreamRecord] | None:
         """The next STREAM frame fitting ``room`` bytes, round-robin over streams."""
         ready = self._ready
