@@ -55,5 +55,8 @@ class SimControl:
         self.node.connect(canonical, self.sim.now, expected_peer=expected_peer)
         return canonical
 
-    def disconnect(self, endpoint: str) -> None:
-        self.node.disconnect(str(parse_endpoint(endpoint)), self.sim.now)
+    def disconnect(self, endpoint: str) -> bool:
+        return self.node.disconnect(str(parse_endpoint(endpoint)), self.sim.now)
+
+    def disconnect_peer(self, peer: NodeId) -> tuple[tuple[str, ...], bool]:
+        return self.node.disconnect_peer(peer, self.sim.now)

@@ -12,7 +12,7 @@ from tests.helpers.simnet import build_network
 
 from meshnet.api.errors import ApiError
 from meshnet.api.handlers import ApiHandlers, Request
-from meshnet.api.schema import PeerView
+from meshnet.api.schema import DisconnectResult, PeerView
 from meshnet.crypto.identity import NodeId
 from meshnet.sim.simulation import Simulation
 
@@ -152,12 +152,25 @@ def test_bad_addresses_are_400_and_unknown_nodes_404(
     assert (caught.value.status, caught.value.code) == (status, code)
 
 
-def test_disconnecting_what_is_not_configured_is_404(sim: Simulation) -> None:
-    _, one, _ = ids(sim)
-    with pytest.raises(ApiError) as caught:
-        handlers(sim).disconnect(body(peer=str(one)[:12]))
+def test_disconnecting_a_peer_that_dialled_us_closes_its_link() -> None:
+    sim = build_network(n=3, topology="line", seed=5)
+    sim.run_for(5.0)
+    _, one, two = ids(sim)
+    api = handlers(sim)
+    assert api.disconnect(body(peer=str(one)[:12])) == DisconnectResult(
+        disconnected=(), link_closed=True
+    )
+    assert sim.node(0).links.link_to(one) is None
+    with pytest.raises(ApiError) as caught:  # neither configured nor linked (yet)
+        api.disconnect(body(peer=str(one)[:12]))
     assert (caught.value.status, caught.value.code) == (404, "not_configured")
-    assert "its link is up" in caught.value.message
+    assert "neither a configured peer nor linked" in caught.value.message
+    with pytest.raises(ApiError) as caught:
+        api.disconnect(body(peer=str(two)[:12]))  # known from announcements, never linked
+    assert (caught.value.status, caught.value.code) == (404, "not_configured")
+
+
+def test_disconnecting_an_endpoint_that_is_not_configured_is_404(sim: Simulation) -> None:
     with pytest.raises(ApiError) as caught:
         handlers(sim).disconnect(body(peer="tcp:127.0.0.1:9"))
     assert (caught.value.status, caught.value.code) == (404, "unknown_peer")

@@ -113,7 +113,7 @@ class FakeNode:
 
     def disconnect(self, peer_or_endpoint: str) -> Any:
         self.calls.append(("disconnect", peer_or_endpoint))
-        return {}
+        return {"disconnected": ["tcp:127.0.0.1:4101"], "link_closed": True}
 
     def links(self) -> Any:
         return {"links": [{"peer": BOB, "age": 3725.0, "endpoint": "tcp:127.0.0.1:4101"}]}

@@ -37,7 +37,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
         (["inbox"], "no messages"),
         (["trace", "ccc"], "not measured by this node"),
         (["connect", "bob@127.0.0.1"], "connecting to bob@tcp:127.0.0.1:4100"),
-        (["disconnect", "bob"], "disconnected bob"),
+        (["disconnect", "bob"], "disconnected bob: link closed, no longer redialled"),
         (["send", "bob", "hello", "world"], f"sent to bob: {message_id(1)} (pending)"),
     ],
 )

@@ -17,6 +17,7 @@ from meshnet.cli.output import (
     table,
 )
 from meshnet.cli.render import (
+    disconnected_text,
     message_line,
     message_text,
     render_inbox,
@@ -105,3 +106,16 @@ def test_message_lines() -> None:
     )
     assert render_inbox({"messages": []}) == "no messages"
     assert render_inbox([incoming], names={BOB: "bob"}).endswith("bob: hi there")
+
+
+@pytest.mark.parametrize(
+    ("answer", "text"),
+    [
+        ({"disconnected": [], "link_closed": True}, "link closed (it dialled us and may dial"),
+        ({"disconnected": ["tcp:h:1"], "link_closed": True}, "link closed, no longer redialled"),
+        ({"disconnected": ["tcp:h:1"], "link_closed": False}, "bob: no longer redialled"),
+        ({}, "bob: no longer redialled"),
+    ],
+)
+def test_disconnect_line_says_what_was_closed(answer: object, text: str) -> None:
+    assert text in disconnected_text("bob", answer)

@@ -97,7 +97,8 @@ def test_the_core_endpoints_over_the_unix_socket(tmp_path: Path) -> None:
                 assert (await call(client.sessions))["sessions"] == []
                 prefix = str(other.node.node_id)[:10]
                 assert (await call(client.disconnect, prefix)) == {
-                    "disconnected": [other.listening[0]]
+                    "disconnected": [other.listening[0]],
+                    "link_closed": True,
                 }
                 with pytest.raises(ApiError) as caught:
                     await call(client.disconnect, prefix)

@@ -95,12 +95,21 @@ class NodeControl(Protocol):
         """
         ...
 
-    def disconnect(self, endpoint: str) -> None:
-        """Stop keeping a link to ``endpoint``.
+    def disconnect(self, endpoint: str) -> bool:
+        """Stop keeping a link to ``endpoint``; True when a link to it was closed.
 
         Raises:
             ConfigError: the endpoint is malformed.
             UnknownPeerError: no such endpoint is configured.
+        """
+        ...
+
+    def disconnect_peer(self, peer: NodeId) -> tuple[tuple[str, ...], bool]:
+        """Stop keeping links to ``peer`` and close its link whoever dialled; returns the
+        endpoints forgotten and whether a link was closed.
+
+        Raises:
+            UnknownPeerError: ``peer`` is neither configured nor linked.
         """
         ...
 

@@ -233,25 +233,20 @@ class ApiHandlers:
         target = request.text("peer").strip()
         if target not in self._petnames() and (":" in target or "." in target):  # an endpoint
             try:
-                self.control.disconnect(_with_defaults(target))
+                closed = self.control.disconnect(_with_defaults(target))
             except ConfigError as exc:
                 raise ApiError(400, "bad_address", str(exc)) from None
             except LocalError as exc:
                 raise refusal(exc) from None
-            return DisconnectResult(disconnected=(target,))
-        snap = self.control.status()
-        node = self.names(snap).resolve(target)
-        endpoints = [p.endpoint for p in snap.node.peers if p.expected == str(node)]
-        if not endpoints:
-            linked = any(link.peer == str(node) for link in snap.node.links.links)
-            why = " (its link is up, but we do not keep it: the peer does)" if linked else ""
-            raise ApiError(404, "not_configured", f"{node.short()} is not a configured peer{why}")
-        for endpoint in endpoints:
-            try:
-                self.control.disconnect(endpoint)
-            except UnknownPeerError:
-                continue  # gone in between: what was asked is true
-        return DisconnectResult(disconnected=tuple(endpoints))
+            return DisconnectResult(disconnected=(target,), link_closed=closed)
+        node = self.names().resolve(target)
+        try:
+            endpoints, closed = self.control.disconnect_peer(node)
+        except UnknownPeerError:
+            raise ApiError(
+                404, "not_configured", f"{node.short()} is neither a configured peer nor linked"
+            ) from None
+        return DisconnectResult(disconnected=endpoints, link_closed=closed)
 
     # -- links, routes, sessions -----------------------------------------------------
 

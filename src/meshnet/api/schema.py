@@ -154,6 +154,8 @@ class ConnectResult:
 class DisconnectResult:
     disconnected: tuple[str, ...]
     """The endpoints no longer kept linked."""
+    link_closed: bool
+    """A link to the peer was up and is closed. A peer that dialled us may dial again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -99,6 +99,17 @@ def _peer_state(peer: Any) -> str:
     return f"down ({error})" if error else "down"
 
 
+def disconnected_text(target: str, answer: Any) -> str:
+    """One line for a ``disconnect`` answer: what is no longer kept, what was closed."""
+    forgotten = len(items(answer, "disconnected"))
+    closed = isinstance(answer, Mapping) and answer.get("link_closed") is True
+    if closed and not forgotten:
+        return f"disconnected {target}: link closed (it dialled us and may dial again)"
+    if closed:
+        return f"disconnected {target}: link closed, no longer redialled"
+    return f"disconnected {target}: no longer redialled"
+
+
 def render_status(status: Any) -> str:
     node = field(status, "node_id", default="-")
     lines = [f"node:        {node}"]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from meshnet.cli.output import field, short_id
 from meshnet.cli.remote import messaging, normalize_address
 from meshnet.cli.render import (
+    disconnected_text,
     items,
     render_identity,
     render_inbox,
@@ -104,8 +105,7 @@ def _connect(context: ShellContext, args: Sequence[str]) -> None:
 def _disconnect(context: ShellContext, args: Sequence[str]) -> None:
     shell = _shell(context)
     target = _peer_arg(shell, args, what="a peer or an endpoint")
-    shell.api.disconnect(target)
-    shell.write(f"disconnected {target}")
+    shell.write(disconnected_text(target, shell.api.disconnect(target)))
 
 
 def _use(context: ShellContext, args: Sequence[str]) -> None:

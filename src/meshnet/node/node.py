@@ -177,8 +177,9 @@ class Node:
         self.connect(endpoints[0], now, expected_peer=node)
         return endpoints[0]
 
-    def disconnect(self, endpoint: str, now: float) -> None:
-        """Stop keeping a link to ``endpoint`` and close the link if it is up.
+    def disconnect(self, endpoint: str, now: float) -> bool:
+        """Stop keeping a link to ``endpoint`` and close the link if it is up; True when
+        a link was closed.
 
         Raises:
             UnknownPeerError: no such endpoint is configured.
@@ -186,11 +187,33 @@ class Node:
         entry = self.peers.remove(endpoint)
         if entry is None:
             raise UnknownPeerError(f"no configured peer at {endpoint}")
-        if entry.expected is not None:
-            link = self.links.link_to(entry.expected)
-            if link is not None:
-                self.links.close(link, now)
-                self._pump(now)
+        link = None if entry.expected is None else self.links.link_to(entry.expected)
+        if link is None:
+            return False
+        self.links.close(link, now)
+        self._pump(now)
+        return True
+
+    def disconnect_peer(self, peer: NodeId, now: float) -> tuple[tuple[str, ...], bool]:
+        """Stop keeping links to ``peer`` and close the direct link to it if one is up.
+
+        Works whoever dialled: a peer that dialled us has its link closed (it may dial
+        again; nothing here refuses it). Returns the configured endpoints forgotten and
+        whether a link was closed.
+
+        Raises:
+            UnknownPeerError: ``peer`` is neither configured nor linked.
+        """
+        endpoints = tuple(e.endpoint for e in self.peers.entries() if e.expected == peer)
+        for endpoint in endpoints:
+            self.peers.remove(endpoint)
+        link = self.links.link_to(peer)
+        if link is not None:
+            self.links.close(link, now)
+            self._pump(now)
+        elif not endpoints:
+            raise UnknownPeerError(f"{peer.short()} is neither a configured peer nor linked")
+        return endpoints, link is not None
 
     def send_to_neighbour(self, peer: NodeId, payload: bytes, now: float) -> None:
         """Send ``payload`` over the direct link to ``peer``.

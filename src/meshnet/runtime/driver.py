@@ -360,16 +360,29 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._pump()
         return endpoint
 
-    def disconnect(self, endpoint: str) -> None:
-        """Stop keeping a link to ``endpoint`` and close it with a goodbye.
+    def disconnect(self, endpoint: str) -> bool:
+        """Stop keeping a link to ``endpoint`` and close it with a goodbye; True when a
+        link was up and is closed.
 
         Raises:
             ConfigError: the endpoint is malformed.
             UnknownPeerError: no such endpoint is configured.
         """
         self._require_running()
-        self.node.disconnect(str(parse_endpoint(endpoint)), self.now())
+        closed = self.node.disconnect(str(parse_endpoint(endpoint)), self.now())
         self._pump()
+        return closed
+
+    def disconnect_peer(self, peer: NodeId) -> tuple[tuple[str, ...], bool]:
+        """Stop keeping links to ``peer`` and close its link (see ``Node.disconnect_peer``).
+
+        Raises:
+            UnknownPeerError: ``peer`` is neither configured nor linked.
+        """
+        self._require_running()
+        result = self.node.disconnect_peer(peer, self.now())
+        self._pump()
+        return result
 
     def send_to_neighbour(self, peer: NodeId, payload: bytes) -> None:
         """Send ``payload`` on the link to ``peer`` now, without waiting for room.

@@ -13,6 +13,7 @@ import argparse
 from meshnet.cli.commands.common import Answer, add_node_options, node_command
 from meshnet.cli.remote import NodeApi, normalize_address, peer_names
 from meshnet.cli.render import (
+    disconnected_text,
     render_identity,
     render_peers,
     render_routes,
@@ -86,4 +87,4 @@ def _connect(client: NodeApi, args: argparse.Namespace) -> Answer:
 
 def _disconnect(client: NodeApi, args: argparse.Namespace) -> Answer:
     answer = client.disconnect(args.peer)
-    return Answer(answer, f"disconnected {args.peer}")
+    return Answer(answer, disconnected_text(args.peer, answer))
