@@ -21,6 +21,7 @@ Pipeline of one connection (``TcpConnection``, an ``asyncio.Protocol``):
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections import Counter
 
@@ -295,6 +296,7 @@ async def listen_tcp(
             reuse_address=True,
         )
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on {endpoint}: {exc.strerror}") from exc
+        why = os.strerror(exc.errno) if exc.errno else exc.strerror  # asyncio's repeats the address
+        raise OSError(exc.errno, f"cannot listen on {endpoint}: {why}") from exc
     bound = [sock.getsockname() for sock in server.sockets]
     return server, [format_address(Scheme.TCP, name[0], name[1]) for name in bound]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import socket
 from collections import OrderedDict
 from typing import Any, Protocol, cast
@@ -346,5 +347,6 @@ async def open_udp(host: CarrierHost, local: tuple[str, int]) -> UdpSocket:
             raw.close()
             raise
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from exc
+        why = os.strerror(exc.errno) if exc.errno else exc.strerror  # asyncio's repeats the address
+        raise OSError(exc.errno, f"cannot listen on {where}: {why}") from exc
     return sock
