@@ -36,6 +36,7 @@ from meshnet.services.messaging import (
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER = Identity.generate(SeededEntropy(7, "peer"), created=0).node_id
+OTHER = Identity.generate(SeededEntropy(7, "other"), created=0).node_id
 
 
 def outgoing(i: int, **changes: object) -> OutgoingMessage:
@@ -87,9 +88,12 @@ def exercise(store: SqliteMessageStore | MemoryMessageStore) -> list[object]:
     answers += [store.list_incoming(peer=None, limit=2), store.receiver_conversation(PEER)]
     answers += [store.list_incoming(peer=PEER, limit=10, unread=True)]
     answers += [store.list_incoming(peer=None, limit=1, unread=True)]
-    store.add_mailbox_owner(PEER)
-    store.add_mailbox_owner(PEER)
+    store.add_mailbox_owner(PEER, 1.0)
+    store.add_mailbox_owner(PEER, 3.0)
+    store.add_mailbox_owner(OTHER, 2.0)
     answers += [store.mailbox_owners(), store.mailbox_count(PEER)]
+    answers += [store.forget_mailbox_owners(2.0), store.forget_mailbox_owners(3.0)]
+    answers += [store.mailbox_owners()]
     for i in range(4):
         answers.append(store.deposit(PEER, MessageId(bytes([i]) * 16), b"sealed %d" % i, 5.0))
     answers.append(store.deposit(PEER, MessageId(bytes([1]) * 16), b"again", 6.0))
@@ -97,6 +101,9 @@ def exercise(store: SqliteMessageStore | MemoryMessageStore) -> list[object]:
     answers += [store.mailbox_items(PEER, 10), store.mailbox_count(PEER)]
     store.deposit(PEER, MessageId(bytes([7]) * 16), b"newer", 9.0)
     answers += [store.expire_mail(5.0), store.expire_mail(6.0), store.mailbox_items(PEER, 10)]
+    answers += [store.forget_mailbox_owners(100.0)]  # mail is still held for PEER
+    store.release(PEER, [MessageId(bytes([7]) * 16)])
+    answers += [store.forget_mailbox_owners(100.0), store.mailbox_owners()]
     return answers
 
 
@@ -282,6 +289,24 @@ def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
         assert conversation is not None and conversation.next_seq == 7
         assert store.deposit(PEER, MessageId(bytes(16)), b"sealed", 1.0)
         assert store._db.execute("PRAGMA user_version").fetchone()[0] == msgstore.SCHEMA_VERSION
+        store.add_mailbox_owner(PEER, 5.0)
+        assert store.mailbox_owners() == [PEER]
+    finally:
+        store.close()
+
+
+def test_a_version_2_database_keeps_its_mailbox_owners_as_heard_from_now(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(msgstore._SCHEMA + msgstore._MAILBOX_SCHEMA)
+        db.execute("PRAGMA user_version=2")
+        db.execute("INSERT INTO mailbox_owners (owner) VALUES (?)", (PEER.raw,))
+    db.close()
+    store = SqliteMessageStore.open(path)
+    try:
+        assert store.mailbox_owners() == [PEER]
+        assert store.forget_mailbox_owners(time.time() - 3600) == []  # not a stale owner
+        assert store.forget_mailbox_owners(time.time() + 3600) == [PEER]
     finally:
         store.close()
 

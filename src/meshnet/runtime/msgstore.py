@@ -38,7 +38,7 @@ from meshnet.services.messaging import (
 
 __all__ = ["SCHEMA_VERSION", "MessageStoreError", "SqliteMessageStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SEND, _RECEIVE = 0, 1
 
 _SCHEMA = """
@@ -70,8 +70,13 @@ CREATE TABLE mailbox (
     PRIMARY KEY (owner, id)
 );
 """
-_MIGRATIONS = {1: _MAILBOX_SCHEMA}
-"""What turns version N into N + 1 (version 1 had no mailbox)."""
+_OWNER_SEEN = """
+ALTER TABLE mailbox_owners ADD COLUMN seen REAL NOT NULL DEFAULT 0;
+UPDATE mailbox_owners SET seen = CAST(strftime('%s', 'now') AS REAL);
+"""
+_MIGRATIONS = {1: _MAILBOX_SCHEMA, 2: _OWNER_SEEN}
+"""What turns version N into N + 1 (version 1 had no mailbox; version 2 did not record
+when a mailbox owner was last heard from, so upgraded owners count as heard from now)."""
 _TABLES = {"conversations", "outgoing", "incoming", "mailbox_owners", "mailbox"}
 _OUT_COLUMNS = (
     "id, peer, epoch, seq, created, expires, body, state, delivered_at, read_at, settled_at"
@@ -196,7 +201,7 @@ class SqliteMessageStore:
             connection = _connect(temporary)
             try:
                 connection.executescript(
-                    f"BEGIN; {_SCHEMA} {_MAILBOX_SCHEMA} "
+                    f"BEGIN; {_SCHEMA} {' '.join(_MIGRATIONS.values())} "
                     f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                 )
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -427,9 +432,24 @@ class SqliteMessageStore:
         rows = self._db.execute("SELECT owner FROM mailbox_owners ORDER BY rowid")
         return [NodeId(bytes(row[0])) for row in rows]
 
-    def add_mailbox_owner(self, owner: NodeId) -> None:
+    def add_mailbox_owner(self, owner: NodeId, at: float) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR IGNORE INTO mailbox_owners (owner) VALUES (?)", (owner.raw,))
+            db.execute(
+                "INSERT INTO mailbox_owners (owner, seen) VALUES (?, ?)"
+                " ON CONFLICT (owner) DO UPDATE SET seen = excluded.seen",
+                (owner.raw, at),
+            )
+
+    def forget_mailbox_owners(self, before: float) -> list[NodeId]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT owner FROM mailbox_owners WHERE seen < ? AND NOT EXISTS"
+                " (SELECT 1 FROM mailbox WHERE mailbox.owner = mailbox_owners.owner)"
+                " ORDER BY rowid",
+                (before,),
+            ).fetchall()
+            db.executemany("DELETE FROM mailbox_owners WHERE owner = ?", rows)
+        return [NodeId(bytes(row[0])) for row in rows]
 
     def deposit(self, owner: NodeId, message_id: MessageId, sealed: bytes, at: float) -> bool:
         with self._transaction() as db:

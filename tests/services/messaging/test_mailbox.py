@@ -111,12 +111,43 @@ def test_held_mail_is_deleted_after_the_maximum_age_even_if_never_collected() ->
     assert dict(carol.status().drops)["mailbox_expired"] == 2
     net.run(until=200.0, start=130.0)
     assert carol.status().mailbox_held == 0
-    assert dict(carol.status().drops)["mailbox_expired"] == 3
+    drops = dict(carol.status().drops)
+    assert (drops["mailbox_expired"], drops["mailbox_owner_expired"]) == (3, 1)
+    assert carol.mailboxes.owners == set()  # bob was not heard from for 100 s: place freed
     deposit(3, 200.0)
+    assert dict(carol.status().drops)["mailbox_not_owner"] == 1
+    bob = net.add(2)  # bob is back for a moment and names carol again
+    bob.use_mailbox(carol.local, 200.0)
+    net.deliver(200.0)
+    net.crash(bob.local, 200.0)
+    deposit(4, 200.0)
     net.crash(carol.local, 200.0)
     carol = net.add(3, config=config, store=store)  # restarted: checks at its first timer
+    assert carol.mailboxes.owners == {bob.local}
     assert carol.get_timer() == 0.0
     net.run(until=401.0, start=400.0)
     assert carol.status().mailbox_held == 0
-    assert dict(carol.status().drops)["mailbox_expired"] == 1
-    assert carol.get_timer() is None
+    drops = dict(carol.status().drops)
+    assert (drops["mailbox_expired"], drops["mailbox_owner_expired"]) == (1, 1)
+    assert carol.get_timer() is None  # nothing held, nobody to hold for: no age checks
+
+
+def test_an_owner_that_keeps_collecting_keeps_its_place_and_a_gone_one_frees_it() -> None:
+    net = StreamNet()
+    config = MessagingConfig(mailbox_max_age=100.0, mailbox_owners=1, collect_interval=30.0)
+    alice, bob = net.add(1), net.add(2)
+    carol = net.add(3, config=config)
+    bob.use_mailbox(carol.local, 0.0)
+    net.deliver(0.0)
+    alice.use_mailbox(carol.local, 0.0)  # no place left
+    net.deliver(0.0)
+    assert carol.mailboxes.owners == {bob.local}
+    net.run(until=500.0, start=0.0)  # bob collects every 30 s: heard from all along
+    assert carol.mailboxes.owners == {bob.local}
+    assert "mailbox_owner_expired" not in dict(carol.status().drops)
+    net.crash(bob.local, 500.0)
+    net.run(until=700.0, start=500.0)
+    # bob is forgotten 100 s after he was last heard from; alice, who still asks each
+    # time she opens a stream to carol, gets the freed place.
+    assert carol.mailboxes.owners == {alice.local}
+    assert dict(carol.status().drops)["mailbox_owner_expired"] == 1

@@ -11,8 +11,11 @@ or withholds mail delays it but never loses it, and cannot read, forge or alter 
 (``sealed.py``).
 
 The host side is bounded: at most ``mailbox_owners`` owners, ``mailbox_items`` items
-per owner, each held at most ``mailbox_max_age``; deposits and collects are also charged
-to the peer's message quota (by the service). Refusals and expired mail are counted.
+per owner, each held at most ``mailbox_max_age``; an owner not heard from (a notice or a
+collect) for ``mailbox_max_age`` is forgotten once nothing is held for it, so owners that
+never come back do not keep the places for ever. Deposits and collects are also charged
+to the peer's message quota (by the service). Refusals, expired mail and expired owners
+are counted.
 """
 
 from __future__ import annotations
@@ -42,14 +45,12 @@ class MailboxHost:
         self._drop = drop
         self.owners: set[NodeId] = set(store.mailbox_owners())
 
-    def register(self, owner: NodeId) -> bool:
-        """``owner`` asks us to hold its mail; False when we hold for too many already."""
-        if owner in self.owners:
-            return True
-        if len(self.owners) >= self._config.mailbox_owners:
+    def register(self, owner: NodeId, wall: float) -> bool:
+        """``owner`` asks us (again) to hold its mail; False when we hold for too many."""
+        if owner not in self.owners and len(self.owners) >= self._config.mailbox_owners:
             self._drop("mailbox_owners")
             return False
-        self._store.add_mailbox_owner(owner)
+        self._store.add_mailbox_owner(owner, wall)
         self.owners.add(owner)
         return True
 
@@ -65,11 +66,12 @@ class MailboxHost:
         self._store.deposit(owner, frame.id, frame.sealed, wall)
         return True
 
-    def collect(self, owner: NodeId) -> list[Mail]:
-        """What we hold for ``owner`` (one batch)."""
+    def collect(self, owner: NodeId, wall: float) -> list[Mail]:
+        """What we hold for ``owner`` (one batch); the owner is heard from at ``wall``."""
         if owner not in self.owners:
             self._drop("mailbox_not_owner")
             return []
+        self._store.add_mailbox_owner(owner, wall)
         items = self._store.mailbox_items(owner, MAIL_BATCH)
         return [Mail(id=message_id, sealed=sealed) for message_id, sealed in items]
 
@@ -79,10 +81,16 @@ class MailboxHost:
             self._store.release(owner, ids)
 
     def expire(self, wall: float) -> int:
-        """Delete the mail deposited more than ``mailbox_max_age`` before ``wall``."""
-        expired = self._store.expire_mail(wall - self._config.mailbox_max_age)
+        """Delete the mail deposited more than ``mailbox_max_age`` before ``wall``, then
+        forget the owners not heard from for as long that we hold nothing for (their
+        places go to others); how much mail expired."""
+        before = wall - self._config.mailbox_max_age
+        expired = self._store.expire_mail(before)
         for _ in range(expired):
             self._drop("mailbox_expired")
+        for owner in self._store.forget_mailbox_owners(before):
+            self.owners.discard(owner)
+            self._drop("mailbox_owner_expired")
         return expired
 
     def held(self) -> int:

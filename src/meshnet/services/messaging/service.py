@@ -481,19 +481,20 @@ class MessagingService:
             return
         channel = self._channel(peer)
         if isinstance(frame, MailboxNotice):
-            self._on_notice(peer, frame)
+            self._on_notice(peer, frame, now)
         elif isinstance(frame, Deposit):
             if self.mailboxes.deposit(frame, self._wall(now)):
                 channel.queue_receipt(MessagingFrame.DEPOSITED, frame.id)
                 if self._expire_at is None:
                     self._expire_at = now + self._expire_every()
         else:
-            channel.control.extend(self.mailboxes.collect(peer))
+            channel.control.extend(self.mailboxes.collect(peer, self._wall(now)))
         self._service(channel, now)
 
-    def _on_notice(self, peer: NodeId, frame: MailboxNotice) -> None:
+    def _on_notice(self, peer: NodeId, frame: MailboxNotice, now: float) -> None:
         if frame.mailbox == self.local:
-            self.mailboxes.register(peer)
+            if self.mailboxes.register(peer, self._wall(now)) and self._expire_at is None:
+                self._expire_at = now + self._expire_every()
             return
         try:
             if frame.record.node_id != peer:
@@ -584,7 +585,8 @@ class MessagingService:
     def handle_timer(self, now: float) -> None:
         if self._expire_at is not None and self._expire_at <= now:
             self.mailboxes.expire(self._wall(now))
-            self._expire_at = now + self._expire_every() if self.mailboxes.held() else None
+            busy = self.mailboxes.owners or self.mailboxes.held()
+            self._expire_at = now + self._expire_every() if busy else None
         mailbox = self._mailbox
         if mailbox is not None and self._collect_at is not None and self._collect_at <= now:
             self._collect(mailbox, now)

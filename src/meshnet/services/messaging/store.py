@@ -89,8 +89,12 @@ class MessageStore(Protocol):
     def mailbox_owners(self) -> list[NodeId]:
         """The nodes we hold mail for."""
 
-    def add_mailbox_owner(self, owner: NodeId) -> None:
-        """Commit that we hold mail for ``owner``."""
+    def add_mailbox_owner(self, owner: NodeId, at: float) -> None:
+        """Commit that we hold mail for ``owner``, last heard from at ``at`` (wall clock)."""
+
+    def forget_mailbox_owners(self, before: float) -> list[NodeId]:
+        """Commit forgetting the owners last heard from before ``before`` for whom we hold
+        no mail; which ones, in the order they were added."""
 
     def deposit(self, owner: NodeId, message_id: MessageId, sealed: bytes, at: float) -> bool:
         """Commit sealed mail for ``owner``; False when that id is held already."""
@@ -127,6 +131,7 @@ class MemoryMessageStore:
         self._outgoing: dict[MessageId, OutgoingMessage] = {}
         self._incoming: dict[MessageId, IncomingMessage] = {}
         self._owners: dict[NodeId, dict[MessageId, tuple[bytes, float]]] = {}
+        self._owner_seen: dict[NodeId, float] = {}
         self.commits = 0
         """How many commits were made (tests count them)."""
 
@@ -198,9 +203,23 @@ class MemoryMessageStore:
     def mailbox_owners(self) -> list[NodeId]:
         return list(self._owners)
 
-    def add_mailbox_owner(self, owner: NodeId) -> None:
+    def add_mailbox_owner(self, owner: NodeId, at: float) -> None:
         self._owners.setdefault(owner, {})
+        self._owner_seen[owner] = at
         self.commits += 1
+
+    def forget_mailbox_owners(self, before: float) -> list[NodeId]:
+        gone = [
+            owner
+            for owner, held in self._owners.items()
+            if not held and self._owner_seen.get(owner, before) < before
+        ]
+        for owner in gone:
+            del self._owners[owner]
+            self._owner_seen.pop(owner, None)
+        if gone:
+            self.commits += 1
+        return gone
 
     def deposit(self, owner: NodeId, message_id: MessageId, sealed: bytes, at: float) -> bool:
         held = self._owners.setdefault(owner, {})
