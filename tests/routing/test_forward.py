@@ -295,3 +295,20 @@ def test_a_paused_link_holds_its_packets_in_the_bounded_queue_until_it_resumes()
     delivered = [e.payload for e in mesh.nodes[2].of(PacketDelivered)]
     assert delivered == [b"held %02d" % i for i in range(20)]
     relay.set_link_paused(LinkId(999), True)  # an unknown link: ignored
+
+
+def test_packets_handed_up_as_views_are_forwarded_and_delivered_intact() -> None:
+    # The node hands the router a view of the link's plaintext (no copy): relays patch
+    # the header into the one copy they send, the destination's payload is a view.
+    mesh = Mesh(seed=41)
+    a, _, _, d = mesh.line(4)
+    mesh.run_for(3.0)
+    mesh.filter = lambda sender, receiver, packet: memoryview(packet)
+    payloads = [bytes([n]) * (100 + 997 * n) for n in range(5)]
+    for payload in payloads:
+        mesh.send(a, d, payload)
+    mesh.run_for(1.0)
+    delivered = mesh.nodes[d].of(PacketDelivered)
+    assert [bytes(event.payload) for event in delivered] == payloads
+    assert all(event.hops == 3 and event.source == mesh.nodes[a].node_id for event in delivered)
+    assert [mesh.nodes[n].router.status(mesh.now).counters.forwarded for n in (1, 2)] == [5, 5]

@@ -125,6 +125,7 @@ class SessionPair:
         self.wire: list[tuple[str, bytes]] = []
         self.capture = True
         self.delivered = 0
+        self.views = False  # deliver packets as memoryviews (what routing hands up)
         self._flight: list[tuple[float, int, str, bytes, int]] = []
         self._seq = 0
 
@@ -185,7 +186,8 @@ class SessionPair:
         while self._flight and self._flight[0][0] <= self.now:
             _, _, name, packet, room = heapq.heappop(self._flight)
             side = self.a if name == "a" else self.b
-            side.manager.receive_packet(self.other(side).node_id, packet, self.now, room=room)
+            data = memoryview(packet) if self.views else packet
+            side.manager.receive_packet(self.other(side).node_id, data, self.now, room=room)
             self.delivered += 1
         for side in (self.a, self.b):
             timer = side.manager.get_timer()

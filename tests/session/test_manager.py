@@ -473,6 +473,28 @@ def test_a_tail_is_never_held_with_its_fin_or_behind_other_frames() -> None:
     assert manager.get_timer() == pair.now  # only then is the tail (20,000 B) held
 
 
+def test_packets_delivered_as_views_are_opened_in_place() -> None:
+    pair = SessionPair(seed=35, ab=Path(loss=0.05, duplicate=0.05), ba=Path(loss=0.05))
+    pair.views = True
+    pair.establish()
+    _transfer(pair, MB[:200_000])
+    assert pair.b.manager.status(pair.now).sessions[0].packets_received > 100
+
+
+def test_handle_timer_runs_a_changed_session_not_yet_sent() -> None:
+    # Deadlines are filed when a session leaves the dirty set; handle_timer files the
+    # dirty ones first, so a session never asked for packets still times out.
+    pair = SessionPair(seed=36, records=False)
+    manager = pair.a.manager
+    manager.send_datagram(pair.b.node_id, b"waiting for a record", pair.now)
+    assert manager.get_timer() == pair.now  # dirty: the caller should ask for packets
+    manager.handle_timer(pair.now + SessionConfig().record_timeout)
+    while (event := manager.next_event()) is not None:
+        pair.a.events.append(event)
+    (failed,) = pair.a.of(SessionHandshakeFailed)
+    assert failed.reason is CloseReason.NO_IDENTITY_RECORD
+
+
 def test_receive_windows_grow_while_the_reader_keeps_up() -> None:
     pair = SessionPair(seed=32, config=SessionConfig(max_packet=65000))
     pair.establish()

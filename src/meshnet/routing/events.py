@@ -31,8 +31,9 @@ class UnreachableReason(enum.StrEnum):
 class PacketDelivered:
     source: NodeId
     """The node that sent the packet."""
-    payload: bytes
-    """The end-to-end payload, as the source gave it to ``send``."""
+    payload: bytes | memoryview
+    """The end-to-end payload, as the source gave it to ``send`` (a read-only view of
+    the link's plaintext on the way up: the session opens it without a copy)."""
     hops: int
     """Links the packet crossed (relays + 1)."""
     room: int = 0

@@ -128,7 +128,7 @@ def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:
     return header, data[header.size :]
 
 
-def decode_header(data: bytes, *, max_body: int) -> RoutedHeader:
+def decode_header(data: bytes | memoryview, *, max_body: int) -> RoutedHeader:
     """Parse and check a routed packet's header; the body is ``data[header.size:]``
     (a relay passes the packet on without copying the body out).
 
@@ -164,7 +164,7 @@ def decode_header(data: bytes, *, max_body: int) -> RoutedHeader:
     )
 
 
-def advance(data: bytes, *, stream_link: bool = True) -> bytes:
+def advance(data: bytes | memoryview, *, stream_link: bool = True) -> bytes:
     """The packet as the next hop must receive it: ``next`` + 1, ``hop_limit`` - 1, and
     ``STREAM_PATH`` cleared unless the link it leaves on is a stream link.
 

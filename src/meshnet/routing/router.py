@@ -308,8 +308,12 @@ class Router:
 
     # -- bytes in --------------------------------------------------------------------
 
-    def receive_packet(self, link: LinkId, data: bytes, now: float) -> None:
-        """A routing packet from the neighbour on ``link``. Bad bytes are counted, never raised."""
+    def receive_packet(self, link: LinkId, data: bytes | memoryview, now: float) -> None:
+        """A routing packet from the neighbour on ``link``. Bad bytes are counted, never raised.
+
+        ``data`` may be a view of the link's plaintext: a routed packet is forwarded or
+        delivered without copying its body out (only what is kept is made ``bytes``).
+        """
         self._now = now
         neighbour = self._neighbours.get(link)
         if neighbour is None:
@@ -317,9 +321,9 @@ class Router:
             return
         kind = data[0] if data else 0
         if kind == RoutingPacket.ANNOUNCE:
-            self._flooding.receive_announce(neighbour, data, now)
+            self._flooding.receive_announce(neighbour, bytes(data), now)
         elif kind == RoutingPacket.SUMMARY:
-            if not self._flooding.receive_summary(neighbour, data):
+            if not self._flooding.receive_summary(neighbour, bytes(data)):
                 self._drop(DropReason.MALFORMED)
         elif kind in (RoutingPacket.DATA, RoutingPacket.ROUTE_ERROR):
             self._receive_routed(neighbour, data, now)
@@ -327,7 +331,7 @@ class Router:
             self._drop(DropReason.UNKNOWN_TYPE)
         self._settle(now)
 
-    def _receive_routed(self, neighbour: Neighbour, data: bytes, now: float) -> None:
+    def _receive_routed(self, neighbour: Neighbour, data: bytes | memoryview, now: float) -> None:
         try:
             header = decode_header(data, max_body=self._config.max_payload)
         except DecodeError:
@@ -346,7 +350,7 @@ class Router:
                     PacketDelivered(source=header.source, payload=body, hops=hops, room=room)
                 )
             else:
-                self._receive_route_error(header, body, now)
+                self._receive_route_error(header, bytes(body), now)
         elif header.hop_limit <= 1:
             self._drop(DropReason.HOP_LIMIT)
         else:

@@ -166,7 +166,7 @@ class KeyRing:
             self.start_rekey(now)
         return header + ciphertext
 
-    def open(self, packet: bytes, now: float) -> bytes:
+    def open(self, packet: bytes | memoryview, now: float) -> bytes:
         """The plaintext of a DATA packet addressed to one of our epochs.
 
         Raises:
@@ -181,7 +181,7 @@ class KeyRing:
             raise ReplayError(f"counter {counter} seen already or too old")
         view = memoryview(packet)
         try:
-            plaintext = epoch.receive.decrypt(counter, view[_HEADER:], packet[:_HEADER])
+            plaintext = epoch.receive.decrypt(counter, view[_HEADER:], bytes(view[:_HEADER]))
         except StateError:  # keys erased between the lookup and now: cannot happen, but
             raise AuthenticationError("key epoch erased") from None  # never raise it up
         epoch.replay.accept(counter)

@@ -175,7 +175,8 @@ class SessionManager:
             if old is not None and old is not session:
                 self._forget(old)
             self._closing[peer] = session
-        self._timers.set(session, session.get_timer())
+        # Its timer is re-armed when it leaves ``_dirty`` (packets_to_send, or first
+        # thing in handle_timer): one ``Session.get_timer`` per pump, not per change.
         self._dirty[session] = None
 
     def _forget(self, session: Session) -> None:
@@ -359,7 +360,9 @@ class SessionManager:
 
     # -- bytes from below ----------------------------------------------------------------
 
-    def receive_packet(self, source: NodeId, data: bytes, now: float, *, room: int = 0) -> None:
+    def receive_packet(
+        self, source: NodeId, data: bytes | memoryview, now: float, *, room: int = 0
+    ) -> None:
         """Take one packet the routing layer delivered from ``source``. Never raises
         for bad bytes: they are counted in ``status().drops``.
 
@@ -376,7 +379,7 @@ class SessionManager:
         kind = data[0]
         try:
             if kind == PacketType.DATA:
-                self._on_data(source, bytes(data), now, room)
+                self._on_data(source, data, now, room)  # opened from the view, no copy
             elif kind in (PacketType.HANDSHAKE_INIT, PacketType.HANDSHAKE_RESPONSE):
                 self._on_handshake(source, bytes(data), now)
             else:
@@ -384,7 +387,7 @@ class SessionManager:
         except RemoteError as exc:
             self._drop(type(exc).__name__.removesuffix("Error").lower() or "remote")
 
-    def _on_data(self, source: NodeId, data: bytes, now: float, room: int) -> None:
+    def _on_data(self, source: NodeId, data: bytes | memoryview, now: float, room: int) -> None:
         if len(data) < DATA_OVERHEAD:
             self._drop("short")
             return
@@ -561,7 +564,10 @@ class SessionManager:
 
     def handle_timer(self, now: float) -> None:
         """Run every session timer that is due."""
-        for session in self._timers.pop_due(now):
+        timers = self._timers
+        for session in self._dirty:  # changed since their deadline was filed
+            timers.set(session, session.get_timer())
+        for session in timers.pop_due(now):
             session.handle_timer(now)
             self._touch(session)
 

@@ -451,7 +451,7 @@ class Session:
 
     # -- packets in ----------------------------------------------------------------------
 
-    def receive_data(self, packet: bytes, now: float, *, room: int = 0) -> None:
+    def receive_data(self, packet: bytes | memoryview, now: float, *, room: int = 0) -> None:
         """Open and apply one DATA packet addressed to one of our epochs.
 
         ``room`` is what routing says the path it came over carries whole (reported
