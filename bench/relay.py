@@ -20,11 +20,12 @@ Rounds are interleaved (a noisy moment hurts every case alike) and the best kept
 Besides wall-clock figures the CPU time of every process is read from ``/proc``;
 ``cpu`` figures divide the bytes by the CPU seconds of the busiest process of the chain
 (the rate if each process had a core to itself; the machine may have fewer cores than
-a chain has processes). MeshNet runs twice: with the core's default ``SessionConfig``
-(the goal's figure: on these all-TCP paths the sessions move up to 65,535-byte packets
-once the peer reports the path, docs/protocol/session.md §2), and with the packet size
-fixed at ``--fixed-packet`` bytes (default 1100, the size a datagram path keeps; 0
-skips it), where the per-packet costs weigh 60 times more.
+a chain has processes); each process's CPU per 64 KiB (sender, relays, sink) is printed
+too, for the round with the best ``cpu`` figure. MeshNet runs twice: with the core's
+default ``SessionConfig`` (the goal's figure: on these all-TCP paths the sessions move
+up to 65,535-byte packets once the peer reports the path, docs/protocol/session.md §2),
+and with the packet size fixed at ``--fixed-packet`` bytes (default 1100, the size a
+datagram path keeps; 0 skips it), where the per-packet costs weigh 60 times more.
 
     .venv/bin/python bench/relay.py [--quick] [--json] [--fixed-packet N]
 
@@ -296,6 +297,7 @@ async def measure(quick: bool, max_packet: int | None) -> dict[str, float]:
     wall: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     rtt: dict[str, list[float]] = {}
+    per_process: dict[str, list[list[float]]] = {}  # CPU us per 64 KiB, sender first
     try:
         for relays in RELAYS:
             name = f"sealed{relays}"
@@ -316,6 +318,8 @@ async def measure(quick: bool, max_packet: int | None) -> dict[str, float]:
                     await sender.bulk(total)
                 wall.setdefault(name, []).append(total / meter.wall / 1e6)
                 cpu.setdefault(name, []).append(total / meter.busiest / 1e6)
+                us = [seconds / (total / PAYLOAD) * 1e6 for seconds in meter.cpus]
+                per_process.setdefault(name, []).append(us)
                 rtt.setdefault(name, []).append(statistics.median(await sender.rtt(n_rtt)))
     finally:
         for sender in senders.values():
@@ -329,6 +333,11 @@ async def measure(quick: bool, max_packet: int | None) -> dict[str, float]:
         figures[f"relay{relays}_ceiling_mbps"] = max(wall[ceiling])
         figures[f"relay{relays}_ceiling_cpu_mbps"] = max(cpu[ceiling])
         figures[f"relay{relays}_ceiling_rtt_us"] = min(rtt[ceiling]) * 1e6
+        for variant in ("ceiling", *(v for v, _ in variants)):
+            name = ceiling if variant == "ceiling" else f"{variant}{relays}"
+            best = min(per_process[name], key=max)  # the round of the best cpu figure
+            for role, us in zip(_roles(relays), best, strict=True):
+                figures[f"relay{relays}_{variant}_us64k_{role}"] = us
         for variant, _ in variants:
             name = f"{variant}{relays}"
             figures[f"relay{relays}_{variant}_mbps"] = max(wall[name])
@@ -340,6 +349,10 @@ async def measure(quick: bool, max_packet: int | None) -> dict[str, float]:
     figures["relay1_vs_chain"] = figures["relay1_mesh_vs_ceiling"]
     figures["load_average"] = os.getloadavg()[0]
     return figures
+
+
+def _roles(relays: int) -> list[str]:
+    return ["sender", *(f"relay{i}" for i in range(relays)), "sink"]
 
 
 def report(figures: dict[str, float], variants: list[str]) -> None:
@@ -358,6 +371,11 @@ def report(figures: dict[str, float], variants: list[str]) -> None:
             key = f"relay{relays}_{v}"
             ratios = (figures[f"{key}_{what}vs_ceiling"] for what in ("", "cpu_", "rtt_"))
             print(f"{'':<12} {'/ ceiling (' + v + ')':<28}", *(f"{r:>10.3f}" for r in ratios))
+    print("CPU us per 64 KiB by process (sender, relays, sink), best round:")
+    for relays in RELAYS:
+        for v in ("ceiling", *variants):
+            us = [figures[f"relay{relays}_{v}_us64k_{role}"] for role in _roles(relays)]
+            print(f"  {relays} relay(s) {v:<10}", " / ".join(f"{x:.0f}" for x in us))
     print(
         f"goal: through 1 relay >= {GOALS['relay1_vs_chain']:.2f} of the chain ceiling; "
         f"measured {figures['relay1_vs_chain']:.3f} (wall). cpu: bytes per CPU second of "

@@ -22,6 +22,19 @@ def _recv(window: int = 100) -> RecvStream:
     return RecvStream(handle=StreamId(1), window=window, service=None)
 
 
+def test_a_range_spanning_writes_is_taken_as_views_of_each_write() -> None:
+    stream = _send()
+    for piece in (b"abc", b"defgh", b"ij"):
+        stream.write(piece)
+    assert stream.next_range(6, 100) == (0, 6, False, 6)
+    parts = stream.parts(0, 6)
+    assert [bytes(p) for p in parts] == [b"abc", b"def"]  # no joined copy
+    assert stream.next_range(100, 100) == (6, 10, False, 4)
+    assert b"".join(stream.parts(6, 10)) == b"ghij"
+    stream.on_acked(0, 4, False)  # the first write is dropped, the second still held
+    assert [bytes(p) for p in stream.parts(4, 8)] == [b"efgh"]
+
+
 def test_send_buffer_is_bounded_and_reports_blocking() -> None:
     stream = _send(limit=10)
     assert stream.write(b"abcdefgh") == 8 and not stream.blocked

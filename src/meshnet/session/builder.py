@@ -248,11 +248,9 @@ class PacketBuilder:
             added = True
         streams = self._streams
         while streams.has_stream_data:
-            item = streams.next_stream_frame(limit - len(payload))
-            if item is None:
+            record = streams.write_stream_frame(limit - len(payload), payload)
+            if record is None:
                 break
-            frame, record = item
-            encode_frame(frame, payload)
             records.append(record)
             added = True
         return added

@@ -218,6 +218,17 @@ def stream_header_size(stream_id: int, offset: int, length: int, service: int | 
     return size + varint_size(service) if service is not None else size
 
 
+def encode_stream_header(
+    out: Writer, stream_id: int, offset: int, length: int, *, fin: bool, service: int | None
+) -> None:
+    """Append a STREAM frame up to its data (``length`` bytes of which must follow)."""
+    flags = (_FIN if fin else 0) | (_SERVICE if service is not None else 0)
+    out.u8(FrameType.STREAM).u8(flags).varint(stream_id).varint(offset)
+    if service is not None:
+        out.varint(service)
+    out.varint(length)
+
+
 def _encode_ack(frame: Ack, out: Writer) -> None:
     ranges = frame.ranges
     high, low = ranges[0][1], ranges[0][0]
@@ -235,11 +246,11 @@ def encode_frame(frame: Frame, out: Writer) -> None:
         ValueError: a field is out of range (a caller's mistake, never peer input).
     """
     if isinstance(frame, Stream):
-        flags = (_FIN if frame.fin else 0) | (_SERVICE if frame.service is not None else 0)
-        out.u8(FrameType.STREAM).u8(flags).varint(frame.stream_id).varint(frame.offset)
-        if frame.service is not None:
-            out.varint(frame.service)
-        out.blob(frame.data)
+        data = frame.data
+        encode_stream_header(
+            out, frame.stream_id, frame.offset, len(data), fin=frame.fin, service=frame.service
+        )
+        out.raw(data)
     elif isinstance(frame, Ack):
         _encode_ack(frame, out)
     elif isinstance(frame, Ping):

@@ -137,16 +137,22 @@ class SendStream:
 
     def _slice(self, start: int, end: int) -> bytes:
         """The buffered bytes ``[start, end)`` (unacknowledged, so still held)."""
-        parts: list[bytes] = []
+        parts = self.parts(start, end)
+        return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
+
+    def parts(self, start: int, end: int) -> list[memoryview]:
+        """Views of the buffered bytes ``[start, end)``, one per chunk they span (no
+        copy: the packet builder writes them straight into the packet)."""
+        parts: list[memoryview] = []
         position = self._head
         for chunk in self._chunks:
             chunk_end = position + len(chunk)
             if chunk_end > start:
                 if position >= end:
                     break
-                parts.append(chunk[max(start - position, 0) : end - position])
+                parts.append(memoryview(chunk)[max(start - position, 0) : end - position])
             position = chunk_end
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return parts
 
     def finish(self) -> None:
         """The application has no more bytes: the FIN follows the last one."""
@@ -208,6 +214,15 @@ class SendStream:
         Returns:
             ``(offset, data, fin, new_bytes)`` or None when nothing may go out.
         """
+        taken = self.next_range(room, credit)
+        if taken is None:
+            return None
+        start, end, fin, new_bytes = taken
+        return start, self._slice(start, end) if end > start else b"", fin, new_bytes
+
+    def next_range(self, room: int, credit: int) -> tuple[int, int, bool, int] | None:
+        """``next_chunk`` as ``(start, end, fin, new_bytes)``: the range is taken (sent)
+        but not copied out (``parts`` gives its bytes)."""
         if self.reset_code is not None:
             return None
         lost = self._lost.first()
@@ -218,11 +233,10 @@ class SendStream:
             start, end = max(lost[0], self.base), lost[1]
             end = min(end, start + room)
             self._lost.remove_below(end)
-            data = self._slice(start, end)
             fin = self.fin_pending and end == self.write_offset and self.sent_offset == end
             if fin:
                 self.fin_pending = False
-            return start, data, fin, 0
+            return start, end, fin, 0
         start = self.sent_offset
         limit = min(self.write_offset, self.max_data, start + room, start + max(credit, 0))
         limit = max(limit, start)
@@ -231,13 +245,12 @@ class SendStream:
         )
         if limit == start and not fin and not self.open_pending:
             return None
-        data = self._slice(start, limit) if limit > start else b""
         self.sent_offset = limit
         self.open_pending = False
         if fin:
             self.fin_pending = False
         self._mark_sent()
-        return start, data, fin, limit - start
+        return start, limit, fin, limit - start
 
     def _mark_sent(self) -> None:
         result = send_transition(self.state, SendInput.FRAME_SENT)

@@ -47,11 +47,13 @@ from meshnet.session.frames import (
     ResetStream,
     StopSending,
     Stream,
+    encode_stream_header,
     stream_header_size,
 )
 from meshnet.session.packets import TransportParameters
 from meshnet.session.state import RecvState, SendState
 from meshnet.session.streams import ReceiveBudget, RecvStream, SendStream, grown_window
+from meshnet.wire.buffer import Writer
 
 __all__ = ["StreamRecord", "StreamSet"]
 
@@ -411,8 +413,9 @@ class StreamSet:
                 return False
         return total > 0
 
-    def next_stream_frame(self, room: int) -> tuple[Stream, StreamRecord] | None:
-        """The next STREAM frame fitting ``room`` bytes, round-robin over streams."""
+    def write_stream_frame(self, room: int, out: Writer) -> StreamRecord | None:
+        """Append the next STREAM frame fitting ``room`` bytes to ``out``, round-robin
+        over streams; its data is copied once, from the send buffer into ``out``."""
         ready = self._ready
         for _ in range(len(ready)):
             entry = ready.popleft()
@@ -426,14 +429,18 @@ class StreamSet:
                 entry.queued = True
                 ready.appendleft(entry)
                 return None
-            chunk = send.next_chunk(room - header, self.send_credit - self.sent_total)
-            if chunk is None:
+            taken = send.next_range(room - header, self.send_credit - self.sent_total)
+            if taken is None:
                 continue
-            offset, data, fin, new_bytes = chunk
+            offset, end, fin, new_bytes = taken
             self.sent_total += new_bytes
             self._enqueue(entry)
-            frame = Stream(entry.wire_id, offset, data, fin, service if offset == 0 else None)
-            return frame, (entry, offset, len(data), fin)
+            service = service if offset == 0 else None
+            encode_stream_header(out, entry.wire_id, offset, end - offset, fin=fin, service=service)
+            if end > offset:
+                for part in send.parts(offset, end):
+                    out.raw(part)
+            return entry, offset, end - offset, fin
         return None
 
     def on_stream_acked(self, record: StreamRecord) -> None:

@@ -58,7 +58,7 @@ class Writer:
                 self._parts.append(byte)
                 return self
 
-    def raw(self, data: bytes) -> Writer:
+    def raw(self, data: bytes | memoryview) -> Writer:
         self._parts += data
         return self
 
