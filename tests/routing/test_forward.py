@@ -270,6 +270,48 @@ def test_a_relay_shares_its_link_fairly_between_two_sources() -> None:
         assert abs(heavy - light) <= 2
 
 
+def test_a_relay_claiming_many_sources_gets_one_neighbours_share() -> None:
+    """Node 0 pretends to relay for 50 made-up sources (its own prefix as the first relay,
+    so relay 2 cannot tell); node 1 sends as itself. Relay 2's queue toward 3 is fair
+    between the neighbours the packets came from: 1 gets half the link, not 1/51."""
+    mesh = Mesh()
+    for _ in range(2):
+        mesh.add()
+    mesh.add(config=RoutingConfig(queue_max_packets=40, drr_quantum=100))
+    mesh.add()
+    mesh.connect(0, 2)
+    mesh.connect(1, 2)
+    mesh.connect(2, 3)
+    mesh.run_for(3.0)
+    ids = [n.node_id for n in mesh.nodes]
+    relay = mesh.nodes[2].router
+    toward_3 = mesh.wire(2, 3).link_at(2)
+    relay.set_link_paused(toward_3, True)  # let both backlogs build up at the relay
+    for i in range(100):
+        fake = make_identity(50 + i % 50, "fake").node_id
+        claimed = RoutedHeader(
+            kind=RoutingPacket.DATA,
+            hop_limit=8,
+            next=1,
+            source=fake,
+            destination=ids[3],
+            relays=(prefix_of(ids[0]), prefix_of(ids[2])),
+        )
+        inject(mesh, 0, 2, claimed, b"claimed %02d" % i)
+    for i in range(20):
+        mesh.send(1, 3, b"honest %02d" % i)
+    mesh.run_for(1.0)
+    assert drops(mesh.nodes[2]) == {"queue_full": 80}  # 0's lane is the longest: 0 loses
+    relay.set_link_paused(toward_3, False)
+    mesh.touch(2)
+    mesh.run_for(1.0)
+    delivered = [e.payload for e in mesh.nodes[3].of(PacketDelivered)]
+    assert [p for p in delivered if p.startswith(b"honest")] == [
+        b"honest %02d" % i for i in range(20)
+    ]
+    assert sum(p.startswith(b"claimed") for p in delivered[:20]) == 10  # half the turns
+
+
 def test_a_paused_link_holds_its_packets_in_the_bounded_queue_until_it_resumes() -> None:
     """Relay 1's carrier toward 2 is full: the router keeps the packets (up to the
     queue's bound, the rest dropped and counted) instead of handing them out."""

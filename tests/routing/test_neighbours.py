@@ -67,7 +67,7 @@ def test_output_order_control_then_announcements_then_data() -> None:
     db = LinkStateDatabase(accept_rate=1, accept_burst=1, max_origins=10)
     n = neighbour(1, P)
     assert not n.has_output()
-    n.queue.push(Q, b"data")
+    n.queue.push(Q, Q, b"data")
     n.flood[Q] = None  # an origin we no longer hold: skipped
     assert n.push_control(b"c1") and n.push_control(b"c2")
     assert not n.push_control(b"c3")  # bounded

@@ -1,4 +1,4 @@
-"""Deficit round robin between sources, and longest-queue drop."""
+"""Deficit round robin between neighbours, then between sources, and longest-queue drop."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ from meshnet.crypto.identity import NodeId
 from meshnet.routing.queues import FairQueue
 
 A, B, C = (NodeId(bytes([i]) * 32) for i in (1, 2, 3))
+V, W = (NodeId(bytes([i]) * 32) for i in (9, 10))  # the neighbours packets came from
+
+
+class Via:
+    """Pushes through one neighbour, so the tests of source fairness read as before."""
+
+    def __init__(self, q: FairQueue, via: NodeId = V) -> None:
+        self.q, self.via = q, via
+
+    def push(self, source: NodeId, packet: bytes) -> int:
+        return self.q.push(self.via, source, packet)
 
 
 def queue(**kwargs: int) -> FairQueue:
@@ -29,20 +40,20 @@ def drain(q: FairQueue) -> list[bytes]:
 def test_sources_take_turns_whatever_order_they_queued_in() -> None:
     q = queue(quantum=100)
     for i in range(6):
-        q.push(A, b"A%d" % i + bytes(98))
+        Via(q).push(A, b"A%d" % i + bytes(98))
     for i in range(3):
-        q.push(B, b"B%d" % i + bytes(98))
+        Via(q).push(B, b"B%d" % i + bytes(98))
     order = [p[:2] for p in drain(q)]
     assert order == [b"A0", b"B0", b"A1", b"B1", b"A2", b"B2", b"A3", b"A4", b"A5"]
-    assert len(q) == 0 and q.size == 0 and q.sources() == 0
+    assert len(q) == 0 and q.size == 0 and q.neighbours() == 0
 
 
 def test_shares_are_equal_in_bytes_not_packets() -> None:
     q = queue(quantum=1000)
     for _ in range(40):
-        q.push(A, bytes(1000))  # big packets
+        Via(q).push(A, bytes(1000))  # big packets
     for _ in range(400):
-        q.push(B, bytes(100))  # small packets
+        Via(q).push(B, bytes(100))  # small packets
     first = [q.pop() for _ in range(110)]
     sent_a = sum(len(p) for p in first if p is not None and len(p) == 1000)
     sent_b = sum(len(p) for p in first if p is not None and len(p) == 100)
@@ -51,19 +62,19 @@ def test_shares_are_equal_in_bytes_not_packets() -> None:
 
 def test_a_packet_larger_than_the_quantum_still_goes() -> None:
     q = queue(quantum=10)
-    q.push(A, bytes(95))
-    q.push(B, bytes(5))
+    Via(q).push(A, bytes(95))
+    Via(q).push(B, bytes(5))
     assert [len(p) for p in drain(q)] == [5, 95]
 
 
 def test_longest_queue_loses_when_full() -> None:
     q = queue(max_packets=10)
     for i in range(8):
-        assert q.push(A, b"a%d" % i) == 0
-    assert q.push(B, b"b0") == 0
-    assert q.push(B, b"b1") == 0
-    assert q.push(B, b"b2") == 1  # full: A (longest) loses its newest
-    assert q.push(A, b"late") == 1  # A is still longest: its newcomer goes
+        assert Via(q).push(A, b"a%d" % i) == 0
+    assert Via(q).push(B, b"b0") == 0
+    assert Via(q).push(B, b"b1") == 0
+    assert Via(q).push(B, b"b2") == 1  # full: A (longest) loses its newest
+    assert Via(q).push(A, b"late") == 1  # A is still longest: its newcomer goes
     packets = drain(q)
     assert [p for p in packets if p.startswith(b"b")] == [b"b0", b"b1", b"b2"]
     assert b"a7" not in packets and b"late" not in packets
@@ -72,18 +83,18 @@ def test_longest_queue_loses_when_full() -> None:
 
 def test_byte_bound() -> None:
     q = queue(max_bytes=100)
-    assert q.push(A, bytes(60)) == 0
-    assert q.push(B, bytes(30)) == 0
-    assert q.push(B, bytes(30)) == 1  # 120 bytes; A and B tie at 60: the newcomer goes
+    assert Via(q).push(A, bytes(60)) == 0
+    assert Via(q).push(B, bytes(30)) == 0
+    assert Via(q).push(B, bytes(30)) == 1  # 120 bytes; A and B tie at 60: the newcomer goes
     assert q.size == 90 and len(q) == 2
-    assert q.push(C, bytes(20)) == 1  # 110 bytes: A (60) is longest and loses
+    assert Via(q).push(C, bytes(20)) == 1  # 110 bytes: A (60) is longest and loses
     assert q.size == 50 and [len(p) for p in drain(q)] == [30, 20]
 
 
 def test_clear_reports_what_was_held() -> None:
     q = queue()
-    q.push(A, b"x")
-    q.push(B, b"y")
+    Via(q).push(A, b"x")
+    Via(q).push(B, b"y")
     assert q.clear() == 2
     assert q.pop() is None and len(q) == 0
 
@@ -100,7 +111,7 @@ def test_bounds_and_per_source_order_always_hold(
     q = queue(max_packets=max_packets, max_bytes=max_bytes, quantum=1500)
     kept = 0
     for n, (source, size) in enumerate(pushes):
-        kept += 1 - q.push(source, source.raw[:1] + n.to_bytes(4, "big") + bytes(size))
+        kept += 1 - Via(q).push(source, source.raw[:1] + n.to_bytes(4, "big") + bytes(size))
         assert len(q) <= max_packets and q.size <= max_bytes
         assert len(q) == kept
     out = drain(q)
@@ -110,15 +121,78 @@ def test_bounds_and_per_source_order_always_hold(
         assert numbers == sorted(numbers)  # each source's packets stay in order
 
 
-def test_a_lone_source_with_large_packets_earns_its_turns_at_once() -> None:
-    queue = FairQueue(max_packets=10, max_bytes=100_000, quantum=1500)
-    source = NodeId(b"s" * 32)
-    for _ in range(2):
-        queue.push(source, b"x" * 4000)
-    queue.push(source, b"y" * 10)
-    assert queue.pop() == b"x" * 4000
-    assert queue._deficit[source] == 500  # three turns of 1500, as round robin gives
-    assert queue.pop() == b"x" * 4000
-    assert queue._deficit[source] == 1000  # 500 + three more turns - 4000
-    assert queue.pop() == b"y" * 10
-    assert queue.pop() is None
+def test_a_lone_source_with_large_packets_goes_at_once_and_then_shares_fairly() -> None:
+    q = FairQueue(max_packets=10, max_bytes=100_000, quantum=1500)
+    for _ in range(3):
+        q.push(V, A, b"a" * 4000)  # far above the quantum: alone, no turns to wait
+    assert q.pop() == b"a" * 4000
+    q.push(V, B, b"b" * 1500)
+    q.push(V, B, b"b" * 1500)
+    # A and B now share: A's 4000 bytes need three turns; B sends 1500 on each
+    assert [p[:1] for p in drain(q)] == [b"b", b"b", b"a", b"a"]
+
+
+def test_a_neighbour_claiming_many_sources_gets_one_neighbours_share() -> None:
+    # W relays for 50 made-up sources; V forwards one honest source. Per-source fairness
+    # would give V 1/51 of the link; per-neighbour fairness gives it half.
+    q = queue(quantum=1000)
+    fakes = [NodeId(bytes([100 + i]) * 32) for i in range(50)]
+    for n in range(400):
+        q.push(W, fakes[n % 50], b"w" + bytes(999))
+    for _ in range(200):
+        q.push(V, A, b"v" + bytes(999))
+    first = [q.pop() for _ in range(200)]
+    assert sum(1 for p in first if p is not None and p[:1] == b"v") == 100
+    assert sum(1 for p in first if p is not None and p[:1] == b"w") == 100
+
+
+def test_within_a_neighbour_its_sources_share_its_turns() -> None:
+    q = queue(quantum=100)
+    for i in range(4):
+        q.push(V, A, b"A%d" % i + bytes(98))
+        q.push(V, B, b"B%d" % i + bytes(98))
+        q.push(W, C, b"C%d" % i + bytes(98))
+    order = [p[:2] for p in drain(q)]
+    assert order == [
+        b"A0", b"C0", b"B0", b"C1", b"A1", b"C2", b"B1", b"C3", b"A2", b"B2", b"A3", b"B3",
+    ]  # fmt: skip
+
+
+def test_the_flooding_neighbour_loses_its_own_packets() -> None:
+    q = queue(max_packets=20)
+    fakes = [NodeId(bytes([100 + i]) * 32) for i in range(20)]
+    for i in range(5):
+        assert q.push(V, A, b"v%d" % i) == 0
+    dropped = sum(q.push(W, fakes[n % 20], b"w%d" % n) for n in range(100))
+    assert dropped == 85  # W's lane is the longest whichever source it names
+    packets = drain(q)
+    assert [p for p in packets if p.startswith(b"v")] == [b"v%d" % i for i in range(5)]
+    assert len(packets) == 20
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([V, W]), st.sampled_from([A, B, C]), st.integers(1, 3000)),
+        max_size=200,
+    ),
+    st.integers(1, 50),
+    st.integers(100, 20000),
+)
+def test_bounds_and_order_per_neighbour_and_source_always_hold(
+    pushes: list[tuple[NodeId, NodeId, int]], max_packets: int, max_bytes: int
+) -> None:
+    q = queue(max_packets=max_packets, max_bytes=max_bytes, quantum=1500)
+    kept = 0
+    for n, (via, source, size) in enumerate(pushes):
+        tag = via.raw[:1] + source.raw[:1]
+        kept += 1 - q.push(via, source, tag + n.to_bytes(4, "big") + bytes(size))
+        assert len(q) <= max_packets and q.size <= max_bytes
+        assert len(q) == kept
+    out = drain(q)
+    assert len(out) == kept and q.size == 0
+    for via in (V, W):
+        for source in (A, B, C):
+            tag = via.raw[:1] + source.raw[:1]
+            numbers = [int.from_bytes(p[2:6], "big") for p in out if p[:2] == tag]
+            assert numbers == sorted(numbers)  # each lane's packets stay in order

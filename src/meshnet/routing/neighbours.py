@@ -2,13 +2,14 @@
 
 A ``Neighbour`` is one link (``LinkId``) to one peer (the ``NodeId`` the link layer
 proved) with its measurements and its three output queues, served in this order
-(docs/protocol/routing.md §4.4):
+(docs/protocol/routing.md §4.3):
 
 1. ``control``: summaries and the route errors we report (small, bounded);
 2. ``flood``: origins whose current announcement the peer is to receive, an ordered
    set, so a newer announcement replaces a queued older one and a database sync
    never holds more than one entry per origin;
-3. ``queue``: data, fair between sources (``FairQueue``).
+3. ``queue``: data, fair between the neighbours it came from, then between sources
+   (``FairQueue``).
 
 ``Neighbours`` indexes them by link, by peer and by the 8-byte prefix relays use.
 """

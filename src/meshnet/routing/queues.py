@@ -1,17 +1,24 @@
-"""``FairQueue``: one neighbour link's data queue, fair between sources.
+"""``FairQueue``: one neighbour link's data queue, fair between neighbours and sources.
 
 A relay forwards for everyone, so one busy (or hostile) source must not take a link
-from the others (docs/protocol/routing.md §4.4). Packets wait in one FIFO per source
-node id; ``pop`` serves the sources by deficit round robin (Shreedhar & Varghese,
-SIGCOMM 1995): each source, on its turn, earns ``quantum`` bytes of credit and sends
-packets while its credit covers them, so every backlogged source gets an equal share of
-bytes whatever its packet sizes.
+from the others (docs/protocol/routing.md §4.3). The source node id in a routed header
+is only the previous relay's word, though: a hostile relay could spread its packets over
+made-up sources and win more turns. So fairness has two levels:
+
+1. between the *neighbours the packets came from* (``via``: the peer the link layer
+   proved; our own id for packets we send), so a neighbour gets at most its share of
+   the link however many sources it claims;
+2. within one neighbour's share, between the *sources* it carries.
+
+Both levels are deficit round robin (Shreedhar & Varghese, SIGCOMM 1995): each lane, on
+its turn, earns ``quantum`` bytes of credit and sends packets while its credit covers
+them, so every backlogged lane gets an equal share of bytes whatever its packet sizes.
 
 The queue is bounded in packets and in bytes. When a packet does not fit, packets are
-dropped from the tail of the *longest* source queue (longest-queue drop) until it
-does; if the newcomer's own source is the longest (or ties for it), the newcomer is
-what goes. A source sending faster than its share therefore loses its own packets, not
-others'.
+dropped from the tail of the *longest* source queue of the *longest* neighbour lane
+(longest-queue drop) until it does; on a tie the newcomer's own lane is the one that
+loses. A neighbour or source sending faster than its share therefore loses its own
+packets, not others'.
 """
 
 from __future__ import annotations
@@ -23,39 +30,167 @@ from meshnet.crypto.identity import NodeId
 __all__ = ["FairQueue"]
 
 
+class _Fifo:
+    """One source's packets, oldest first, with its byte count and DRR credit."""
+
+    __slots__ = ("bytes", "deficit", "packets")
+
+    def __init__(self) -> None:
+        self.packets: deque[bytes] = deque()
+        self.bytes = 0
+        self.deficit = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.packets)
+
+    def push(self, key: bytes | None, packet: bytes, inner: bytes | None) -> None:
+        self.packets.append(packet)
+        self.bytes += len(packet)
+
+    def head(self) -> int:
+        return len(self.packets[0])
+
+    def take(self) -> bytes:
+        packet = self.packets.popleft()
+        self.bytes -= len(packet)
+        return packet
+
+    pop = take  # alone or not, a FIFO has one order
+
+    def drop_tail(self, newcomer: tuple[bytes, ...]) -> int:
+        packet = self.packets.pop()
+        self.bytes -= len(packet)
+        return len(packet)
+
+
+class _Lanes:
+    """Deficit round robin over lanes keyed by a node id's bytes; a lane is a ``_Fifo``
+    or, one level up, another ``_Lanes``. Counts the packets and bytes of everything
+    below, and has its own DRR credit when it is a lane itself."""
+
+    __slots__ = ("_active", "_lanes", "_nested", "_quantum", "_turn_started", "bytes", "deficit")
+
+    def __init__(self, quantum: int, *, nested: bool) -> None:
+        self._quantum = quantum
+        self._nested = nested
+        self._lanes: dict[bytes, _Fifo | _Lanes] = {}
+        self._active: deque[bytes] = deque()  # the round; every lane in it has packets
+        self._turn_started = False
+        self.bytes = 0
+        self.deficit = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._lanes)
+
+    def __len__(self) -> int:
+        return len(self._lanes)
+
+    def push(self, key: bytes | None, packet: bytes, inner: bytes | None) -> None:
+        """Queue ``packet`` in ``key``'s lane (in its ``inner`` lane one level down);
+        a new lane joins the round last."""
+        assert key is not None
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = (
+                _Lanes(self._quantum, nested=False) if self._nested else _Fifo()
+            )
+            self._active.append(key)
+        lane.push(inner, packet, None)
+        self.bytes += len(packet)
+
+    def pop(self) -> bytes | None:
+        """The next packet by deficit round robin, or None when empty."""
+        active = self._active
+        if len(active) == 1:  # alone (see ``head``): no round to run
+            key = active[0]
+            lane = self._lanes[key]
+            packet = lane.pop()
+            assert packet is not None  # a lane in the round is never empty
+            self._took(key, lane, len(packet))
+            return packet
+        return self.take() if self.head() >= 0 else None
+
+    def head(self) -> int:
+        """The size of the packet ``take`` returns next (-1: empty). Advances the round
+        to the lane whose credit covers its head packet, earning credit on the way.
+
+        A lane alone in the round sends without spending credit: with nobody to share
+        with, credit means nothing (it stays 0 and the lane's turn unstarted, so a lane
+        that joins starts a fair round with it). This keeps the common case, one source
+        through one neighbour, cheap on the relay's hot path.
+        """
+        active = self._active
+        lanes = self._lanes
+        if len(active) == 1:
+            return lanes[active[0]].head()
+        while active:
+            lane = lanes[active[0]]
+            if not self._turn_started:
+                lane.deficit += self._quantum
+                self._turn_started = True
+            size = lane.head()
+            if size <= lane.deficit:
+                return size
+            active.rotate(-1)
+            self._turn_started = False
+        return -1
+
+    def take(self) -> bytes:
+        """The packet ``head`` sized (call ``head`` first; the queue is not empty)."""
+        key = self._active[0]
+        lane = self._lanes[key]
+        packet = lane.take()
+        if len(self._active) > 1:
+            lane.deficit -= len(packet)
+        self._took(key, lane, len(packet))
+        return packet
+
+    def drop_tail(self, newcomer: tuple[bytes, ...]) -> int:
+        """Drop the newest packet of the longest lane (by bytes; on a tie the lane of
+        ``newcomer[0]`` loses), and so on one level down with ``newcomer[1:]``; returns
+        the size dropped."""
+        lanes = self._lanes
+        mine = newcomer[0]
+        key = max(lanes, key=lambda k: (lanes[k].bytes, k == mine, k))
+        lane = lanes[key]
+        size = lane.drop_tail(newcomer[1:])
+        self._took(key, lane, size)
+        return size
+
+    def _took(self, key: bytes, lane: _Fifo | _Lanes, size: int) -> None:
+        self.bytes -= size
+        if lane:
+            return
+        del self._lanes[key]
+        active = self._active
+        if active[0] == key:
+            active.popleft()
+            self._turn_started = False
+        else:
+            active.remove(key)
+        if len(active) == 1:  # alone now: it starts afresh when another lane joins
+            self._lanes[active[0]].deficit = 0
+            self._turn_started = False
+
+
 class FairQueue:
-    """Per-source FIFOs served by deficit round robin, with longest-queue drop.
+    """Per-neighbour, then per-source FIFOs served by deficit round robin, with
+    longest-queue drop.
 
     Args:
         max_packets: most packets held.
         max_bytes: most bytes held.
-        quantum: bytes of credit a source earns per turn.
+        quantum: bytes of credit a lane earns per turn, at both levels.
     """
 
-    __slots__ = (
-        "_active",
-        "_bytes",
-        "_deficit",
-        "_max_bytes",
-        "_max_packets",
-        "_packets",
-        "_quantum",
-        "_queues",
-        "_sizes",
-        "_turn_started",
-    )
+    __slots__ = ("_max_bytes", "_max_packets", "_packets", "_quantum", "_vias")
 
     def __init__(self, *, max_packets: int, max_bytes: int, quantum: int) -> None:
         self._max_packets = max_packets
         self._max_bytes = max_bytes
         self._quantum = quantum
-        self._queues: dict[NodeId, deque[bytes]] = {}
-        self._sizes: dict[NodeId, int] = {}
-        self._deficit: dict[NodeId, int] = {}
-        self._active: deque[NodeId] = deque()
-        self._turn_started = False
+        self._vias = _Lanes(quantum, nested=True)
         self._packets = 0
-        self._bytes = 0
 
     def __len__(self) -> int:
         return self._packets
@@ -63,90 +198,40 @@ class FairQueue:
     @property
     def size(self) -> int:
         """Bytes held."""
-        return self._bytes
+        return self._vias.bytes
 
-    def push(self, source: NodeId, packet: bytes) -> int:
-        """Queue ``packet`` from ``source``.
+    def push(self, via: NodeId, source: NodeId, packet: bytes) -> int:
+        """Queue ``packet`` from ``source``, received from neighbour ``via`` (our own id
+        for packets we send).
 
         Returns:
             How many packets were dropped to respect the bounds (the newcomer included,
             if it was the one dropped); 0 when everything fits.
         """
-        queue = self._queues.get(source)
-        if queue is None:
-            queue = self._queues[source] = deque()
-            self._sizes[source] = 0
-            self._deficit[source] = 0
-            self._active.append(source)
-        queue.append(packet)
-        self._sizes[source] += len(packet)
+        vias = self._vias
+        vias.push(via.raw, packet, source.raw)
         self._packets += 1
-        self._bytes += len(packet)
         dropped = 0
-        while self._packets > self._max_packets or self._bytes > self._max_bytes:
-            longest = max(self._sizes, key=lambda s: (self._sizes[s], s == source, s.raw))
-            self._drop_tail(longest)
+        while self._packets > self._max_packets or vias.bytes > self._max_bytes:
+            vias.drop_tail((via.raw, source.raw))
+            self._packets -= 1
             dropped += 1
         return dropped
 
-    def _drop_tail(self, source: NodeId) -> None:
-        queue = self._queues[source]
-        packet = queue.pop()
-        self._sizes[source] -= len(packet)
-        self._packets -= 1
-        self._bytes -= len(packet)
-        if not queue:
-            self._forget(source)
-
-    def _forget(self, source: NodeId) -> None:
-        del self._queues[source]
-        del self._sizes[source]
-        del self._deficit[source]
-        if self._active and self._active[0] == source:
-            self._active.popleft()
-            self._turn_started = False
-        else:
-            self._active.remove(source)
-
     def pop(self) -> bytes | None:
         """The next packet by deficit round robin, or None when empty."""
-        while self._active:
-            source = self._active[0]
-            if not self._turn_started:
-                self._deficit[source] += self._quantum
-                self._turn_started = True
-            queue = self._queues[source]
-            size = len(queue[0])
-            if size > self._deficit[source] and len(self._active) == 1:
-                # alone, it would take turn after turn earning a quantum each time: give
-                # it those turns at once (a 64 KiB packet is 44 turns of 1500 bytes)
-                need = size - self._deficit[source]
-                self._deficit[source] += -(-need // self._quantum) * self._quantum
-            if size <= self._deficit[source]:
-                packet = queue.popleft()
-                self._deficit[source] -= size
-                self._sizes[source] -= size
-                self._packets -= 1
-                self._bytes -= size
-                if not queue:
-                    self._forget(source)
-                return packet
-            self._active.rotate(-1)
-            self._turn_started = False
-        return None
+        packet = self._vias.pop()
+        if packet is not None:
+            self._packets -= 1
+        return packet
 
     def clear(self) -> int:
         """Drop everything; returns how many packets were held."""
         dropped = self._packets
-        self._queues.clear()
-        self._sizes.clear()
-        self._deficit.clear()
-        self._active.clear()
-        self._turn_started = False
+        self._vias = _Lanes(self._quantum, nested=True)
         self._packets = 0
-        self._bytes = 0
         return dropped
 
-    def sources(self) -> int:
-        """How many sources have packets waiting."""
-        return len(self._queues)
+    def neighbours(self) -> int:
+        """How many neighbours (``via``) have packets waiting."""
+        return len(self._vias)

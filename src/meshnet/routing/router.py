@@ -21,8 +21,9 @@ Bytes out: ``packets_to_send``. Commands: ``send``, ``set_endpoints``. Events:
    (``forward.py``) and pass it on with no per-destination state. A relay that cannot
    reach the next hop sends a signed ROUTE_ERROR back along the reversed path; the
    source suspends that link and reroutes at once. A packet with no path waits a few
-   seconds (``pending.py``). Each link's data queue is fair between sources
-   (``queues.py``); control packets go first.
+   seconds (``pending.py``). Each link's data queue is fair between the
+   neighbours packets came from, then between sources (``queues.py``); control packets
+   go first.
 
 Hostile input never raises: every bad packet ends as a counted drop or rejection.
 """
@@ -361,7 +362,8 @@ class Router:
                 out, gone = self._neighbours.by_prefix(hop), hop
             if out is not None:
                 self._forwarded += 1
-                self._enqueue(out, header.source, advance(data, stream_link=out.stream))
+                packet = advance(data, stream_link=out.stream)
+                self._enqueue(out, neighbour.peer, header.source, packet)
             else:
                 self._drop(DropReason.NEXT_HOP_GONE)
                 if header.kind == RoutingPacket.DATA:
@@ -466,7 +468,7 @@ class Router:
             relays=relays,
             stream_path=first.stream,
         )
-        self._enqueue(first, self._me, encode_routed(header, payload))
+        self._enqueue(first, self._me, self._me, encode_routed(header, payload))
 
     def _unreachable(self, destination: NodeId, reason: UnreachableReason, count: int) -> None:
         too_long = reason is UnreachableReason.PATH_TOO_LONG
@@ -500,8 +502,8 @@ class Router:
 
     # -- bytes out -------------------------------------------------------------------
 
-    def _enqueue(self, neighbour: Neighbour, source: NodeId, packet: bytes) -> None:
-        self._drop(DropReason.QUEUE_FULL, neighbour.queue.push(source, packet))
+    def _enqueue(self, neighbour: Neighbour, via: NodeId, source: NodeId, packet: bytes) -> None:
+        self._drop(DropReason.QUEUE_FULL, neighbour.queue.push(via, source, packet))
         self._neighbours.mark(neighbour)
 
     def _control(self, neighbour: Neighbour, packet: bytes) -> None:
