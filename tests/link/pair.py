@@ -62,6 +62,7 @@ class LinkPair:
         mtu: int | None = None,
         connect: bool = True,
         b_identity: Identity | None = None,
+        views: bool = False,
     ) -> None:
         self.config = config or LinkConfig()
         self.datagram = datagram
@@ -73,6 +74,9 @@ class LinkPair:
         self.b = self._side("b", b_identity or identity(seed, "b"), entropy)
         self.filter: Filter = lambda sender, tid, frame: frame
         self.wire: list[tuple[str, TransportId, bytes]] = []
+        # views: frames arrive as views of one reused buffer, overwritten after each call
+        # (how the TCP driver hands them over), so a core that kept one would see garbage
+        self._scratch = memoryview(bytearray(self.mtu + 4096)) if views else None
         # transport ids are per side; the wire maps a's transport t to b's transport t
         if connect:
             self.open(TransportId(1), expect=expect)
@@ -122,7 +126,13 @@ class LinkPair:
             if out is None:
                 continue
             self.wire.append((side.name, tid, out))
-            peer.manager.receive_datagram(tid, out, self.now)
+            scratch = self._scratch
+            if scratch is None:
+                peer.manager.receive_datagram(tid, out, self.now)
+                continue
+            scratch[: len(out)] = out
+            peer.manager.receive_datagram(tid, scratch[: len(out)], self.now)
+            scratch[: len(out)] = b"\xee" * len(out)
         peer.drain()
 
     def flow(self, rounds: int = 50) -> None:

@@ -316,7 +316,7 @@ class LinkConnection:
 
     # -- bytes from below ------------------------------------------------------------
 
-    def receive_transport(self, index: int, frame: bytes, now: float) -> bool:
+    def receive_transport(self, index: int, frame: bytes | memoryview, now: float) -> bool:
         """Open one TRANSPORT frame addressed to our ``index``.
 
         Returns:
@@ -338,9 +338,10 @@ class LinkConnection:
         elif counter != epoch.next_counter:
             self._fatal(CloseReason.PROTOCOL_ERROR, "frame counter out of sequence")
             return False
-        view = memoryview(frame)
+        view = memoryview(frame)  # the frame may be a view of the driver's read buffer:
+        header = bytes(view[:_HEADER_SIZE])  # nothing of it is kept past this call
         try:
-            plaintext = epoch.receive.decrypt(counter, view[_HEADER_SIZE:], frame[:_HEADER_SIZE])
+            plaintext = epoch.receive.decrypt(counter, view[_HEADER_SIZE:], header)
         except AuthenticationError:
             if epoch.replay is not None:
                 self._drop("authentication")

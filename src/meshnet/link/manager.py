@@ -49,6 +49,8 @@ from meshnet.link.status import LinkManagerStatus
 
 __all__ = ["CloseTransport", "LinkManager"]
 
+_TRANSPORT_CODE = int(FrameType.TRANSPORT)
+
 
 @dataclass(frozen=True, slots=True)
 class CloseTransport:
@@ -255,14 +257,24 @@ class LinkManager:
                 conn.transport_lost()
                 self._sync(conn)
 
-    def receive_datagram(self, transport: TransportId, data: bytes, now: float) -> None:
-        """One frame from a transport. Bad frames are counted, never raised."""
+    def receive_datagram(
+        self, transport: TransportId, data: bytes | memoryview, now: float
+    ) -> None:
+        """One frame from a transport. Bad frames are counted, never raised.
+
+        ``data`` may be a view of the driver's read buffer, valid only during the call:
+        a TRANSPORT frame is decrypted out of it and nothing of it is kept; any other
+        frame (handshakes, fragments) is copied first.
+        """
         t = self._transports.get(transport)
         if t is None:
             self._drop("unknown_transport")
             return
         try:
-            self._receive(t, data, now)
+            if data and data[0] == _TRANSPORT_CODE:
+                self._on_transport(t, data, now)
+            else:
+                self._receive(t, bytes(data), now)
         except RemoteError as exc:
             self._remote_failure(t, exc, now)
 
@@ -319,7 +331,7 @@ class LinkManager:
             # A stream that speaks garbage before a link exists is not worth keeping.
             self._commands.append(CloseTransport(t.id, f"protocol error: {exc}"))
 
-    def _on_transport(self, t: _Transport, data: bytes, now: float) -> None:
+    def _on_transport(self, t: _Transport, data: bytes | memoryview, now: float) -> None:
         if len(data) < TRANSPORT_HEADER.size:
             raise DecodeError("transport frame shorter than its header")
         index = int.from_bytes(data[1:5], "big")

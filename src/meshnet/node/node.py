@@ -408,7 +408,9 @@ class Node:
         if dial is not None and self.peers.entry_for_dial(dial) is not None:
             self.dial_failed(dial, now, "connection closed before the handshake finished")
 
-    def receive_datagram(self, transport: TransportId, data: bytes, now: float) -> None:
+    def receive_datagram(
+        self, transport: TransportId, data: bytes | memoryview, now: float
+    ) -> None:
         self.links.receive_datagram(transport, data, now)
         self._pump_link_input(now)
 

@@ -62,6 +62,7 @@ from meshnet.runtime.sessionverbs import SessionVerbs
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Listener, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
+from meshnet.runtime.tcpread import Frame, ReadBuffer
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
 
@@ -112,6 +113,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._servers: list[asyncio.Server] = []
         self._listening: list[str] = []
         self._admission = TcpAdmission(self._config)
+        self._read_buffer = ReadBuffer()
         self._hub = EventHub(self._on_backlog, lambda _: self.count("listener_error"))
         self._writers = StreamWaiters()
         self._pings = PingWaiters()
@@ -136,6 +138,10 @@ class NodeDriver(SessionVerbs, MessageVerbs):
     @property
     def max_frame(self) -> int:
         return self._max_frame
+
+    @property
+    def read_buffer(self) -> ReadBuffer:
+        return self._read_buffer
 
     @property
     def linked_grace(self) -> float:
@@ -185,7 +191,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._pump()
         return tid
 
-    def frames_received(self, transport: TransportId, frames: list[bytes]) -> None:
+    def frames_received(self, transport: TransportId, frames: list[Frame]) -> None:
         node, now = self.node, self.now()
         try:
             for frame in frames:

@@ -1,14 +1,17 @@
 """TCP transports: one connection is one carrier of length-prefixed link frames.
 
-Pipeline of one connection (``TcpConnection``, an ``asyncio.Protocol``):
+Pipeline of one connection (``TcpConnection``, an ``asyncio.BufferedProtocol``):
 
 1. ``connection_made``: TCP_NODELAY on, write-buffer marks set. An inbound connection
    first passes ``TcpAdmission`` (a global cap, a per-source cap and a per-source token
    bucket, all before any handshake work); a refused one is aborted and counted.
    Admitted connections are registered with the host, which tells the node.
-2. ``data_received``: ``StreamDeframer`` cuts every complete frame out of the read, and
-   the host feeds them to the node and pumps once for the whole read. A length prefix
-   over the limit closes the connection (counted); the listener is unaffected.
+2. ``get_buffer``/``buffer_updated``: the loop reads into the driver's shared
+   ``ReadBuffer``; ``FrameReader`` cuts every complete frame out of the read in place
+   (``tcpread.py``), and the host feeds them to the node and pumps once for the whole
+   read. Frames reach the node as views of the read buffer (the link layer decrypts out
+   of them and copies what it keeps, ``LinkManager.receive_datagram``). A length
+   prefix over the limit closes the connection (counted); the listener is unaffected.
 3. ``send``: frames are length-prefixed and written in one ``write`` (the first encrypted
    link frame marks the connection as carrying a link); while bytes are queued in the
    transport already, prefix and frame are appended separately (no joined copy). Above
@@ -30,8 +33,9 @@ from meshnet.ids import TransportId
 from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import FrameType
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
+from meshnet.runtime.tcpread import FrameReader
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
-from meshnet.wire.framing import FRAME_HEADER_SIZE, StreamDeframer, encode_frame
+from meshnet.wire.framing import FRAME_HEADER_SIZE, encode_frame
 
 __all__ = ["TcpAdmission", "TcpConnection", "dial_tcp", "listen_tcp"]
 
@@ -80,7 +84,7 @@ class TcpAdmission:
                 del self._per_source[source]
 
 
-class TcpConnection(asyncio.Protocol):
+class TcpConnection(asyncio.BufferedProtocol):
     """One TCP connection carrying link frames (the ``Carrier`` for TCP).
 
     Args:
@@ -115,7 +119,7 @@ class TcpConnection(asyncio.Protocol):
         self._source = ""
         self._transport: asyncio.Transport | None = None
         self._writability = Writability()
-        self._deframer = StreamDeframer(host.max_frame)
+        self._reader = FrameReader(host.max_frame)
         self._hard_cap = host.config.write_hard_cap
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -152,23 +156,27 @@ class TcpConnection(asyncio.Protocol):
             self,
             outbound=self.outbound,
             endpoint=self.endpoint,
-            mtu=self._deframer.max_frame,
+            mtu=self._reader.max_frame,
             dial=self._dial,
         )
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._host.read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self._transport is None:
             return
         try:
-            frames = self._deframer.feed(data)
+            frames = self._reader.cut(self._host.read_buffer.view[:nbytes])
         except DecodeError:
             self._host.count("tcp_bad_frame_length")
             self.abort()
             return
         self.last_received = self._host.now()
-        if frames:
-            self.frames_received += len(frames)
-            self._host.frames_received(self.transport_id, frames)
+        if not frames:
+            return
+        self.frames_received += len(frames)
+        self._host.frames_received(self.transport_id, frames)
 
     def eof_received(self) -> bool:
         return False  # a half-closed link is of no use: close our side too

@@ -19,6 +19,7 @@ from typing import Protocol
 from meshnet.errors import ConfigError
 from meshnet.ids import TransportId
 from meshnet.node.status import NodeStatus
+from meshnet.runtime.tcpread import Frame, ReadBuffer
 
 __all__ = ["Carrier", "CarrierHost", "RuntimeConfig", "RuntimeStatus", "Writability"]
 
@@ -199,6 +200,10 @@ class CarrierHost(Protocol):
     def running(self) -> bool:
         """False once the driver stops: a connection completing then is aborted."""
 
+    @property
+    def read_buffer(self) -> ReadBuffer:
+        """The buffer every TCP connection reads into, one read at a time."""
+
     def now(self) -> float:
         """The driver's clock (the event loop's monotonic time)."""
 
@@ -216,8 +221,9 @@ class CarrierHost(Protocol):
     ) -> TransportId:
         """Register a new carrier and tell the node; returns its TransportId."""
 
-    def frames_received(self, transport: TransportId, frames: list[bytes]) -> None:
-        """Feed frames from one carrier to the node, then pump once."""
+    def frames_received(self, transport: TransportId, frames: list[Frame]) -> None:
+        """Feed frames from one carrier to the node, then pump once (views of the read
+        buffer among them are valid only during the call)."""
 
     def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
         """Feed datagrams from several carriers to the node, then pump once."""
