@@ -88,6 +88,9 @@ _COUNTER = struct.Struct(">Q")
 _MAX_OUTSTANDING_PROBES = 16
 _RESPONDER_REKEY_OFFSET = 5.0  # the handshake's responder rekeys a little later: fewer collisions
 _DATA = bytes([InnerType.DATA])
+_DATA_CODE = int(InnerType.DATA)
+_TRANSPORT_CODE = int(FrameType.TRANSPORT)
+_PACK_HEADER = TRANSPORT_HEADER.pack
 _RTT_ALPHA, _RTT_BETA, _LOSS_ALPHA = 0.125, 0.25, 0.1
 
 _CLOSE_INPUT = {
@@ -221,11 +224,13 @@ class LinkConnection:
 
     def _seal(self, inner: bytes, now: float) -> None:
         epoch = self._current
-        header = TRANSPORT_HEADER.pack(
-            FrameType.TRANSPORT, epoch.remote_index, epoch.send.next_counter
-        )
-        _, ciphertext = epoch.send.encrypt(inner, header)
-        self._raw(header + ciphertext)
+        send = epoch.send
+        header = _PACK_HEADER(_TRANSPORT_CODE, epoch.remote_index, send.next_counter)
+        frame = header + send.encrypt(inner, header)[1]
+        self._outbox.append((self.link, frame))
+        counters = self.counters
+        counters.bytes_sent += len(frame)
+        counters.frames_sent += 1
         self._last_sent = now
         epoch.frames_sent += 1
 
@@ -326,7 +331,9 @@ class LinkConnection:
         if self.state is LinkState.CLOSED:
             self._drop("closed")
             return False
-        epoch = self._epoch_for(index)
+        epoch = self._current
+        if index != epoch.local_index:
+            epoch = self._epoch_for(index)  # type: ignore[assignment]
         if epoch is None:
             self._drop("stale_index")
             return False
@@ -361,7 +368,7 @@ class LinkConnection:
         rekey = self._rekey
         if rekey is not None and epoch is rekey.pending:
             self._switch_to(epoch, now)
-        if plaintext[:1] == _DATA:  # the hot path: skip building a Data object
+        if plaintext and plaintext[0] == _DATA_CODE:  # the hot path: no Data object
             self._events.append(
                 LinkPayloadReceived(
                     link=self.link, peer=self.peer, payload=memoryview(plaintext)[1:]

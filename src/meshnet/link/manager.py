@@ -551,8 +551,11 @@ class LinkManager:
             out.append((t.id, frame))
 
     def transport_commands(self) -> list[CloseTransport]:
-        commands, self._commands = self._commands, []
-        return commands
+        commands = self._commands
+        if commands:
+            self._commands = []
+            return commands
+        return []
 
     def next_event(self) -> LinkEvent | None:
         return self._events.popleft() if self._events else None

@@ -418,9 +418,9 @@ class Node:
         return self.links.datagrams_to_send(now)
 
     def transport_commands(self) -> list[TransportCommand]:
-        from_links = self.links.transport_commands()
+        from_links: list[TransportCommand] = self.links.transport_commands()  # type: ignore[assignment]
         if not self._commands:
-            return list(from_links)
+            return from_links  # a fresh list, the caller's to keep
         commands: list[TransportCommand] = [*self._commands, *from_links]
         self._commands.clear()
         return commands

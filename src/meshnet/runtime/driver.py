@@ -51,7 +51,7 @@ from meshnet.errors import ConfigError, StateError
 from meshnet.ids import TransportId
 from meshnet.link.messages import CloseReason
 from meshnet.node.commands import Dial, TransportCommand
-from meshnet.node.events import NodeEvent, PeerConnected, PeerDisconnected
+from meshnet.node.events import NeighbourDataReceived, NodeEvent, PeerConnected, PeerDisconnected
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
 from meshnet.runtime.interfaces import announceable_endpoints
@@ -191,8 +191,8 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._pump()
         return tid
 
-    def frames_received(self, transport: TransportId, frames: list[Frame]) -> None:
-        node, now = self.node, self.now()
+    def frames_received(self, transport: TransportId, frames: list[Frame], now: float) -> None:
+        node = self.node
         try:
             for frame in frames:
                 node.receive_datagram(transport, frame, now)
@@ -201,7 +201,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             carrier = self._carriers.get(transport)
             if carrier is not None:
                 carrier.abort()
-        self._pump()
+        self._pump(now)
 
     def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
         node, now = self.node, self.now()
@@ -400,9 +400,11 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             StateError: there is no link to ``peer`` (or the driver is not running).
             LocalError: the payload is over the link's size limit.
         """
-        self._require_running()
-        self.node.send_to_neighbour(peer, payload, self.now())
-        self._pump()
+        if self._state is not _State.RUNNING:
+            self._require_running()
+        now = self.now()
+        self.node.send_to_neighbour(peer, payload, now)
+        self._pump(now)
 
     async def send(self, peer: NodeId, payload: bytes) -> None:
         """Wait until the link to ``peer`` has room, then send ``payload`` on it.
@@ -482,12 +484,15 @@ class NodeDriver(SessionVerbs, MessageVerbs):
 
     # -- the pump --------------------------------------------------------------------
 
-    def _pump(self) -> None:
+    def _pump(self, now: float | None = None) -> None:
+        """One pump (see the module docstring); ``now`` when the caller just read the clock."""
         if self._pumping:
             self._again = True
             return
         self._pumping = True
-        node, now = self.node, self.now()
+        node = self.node
+        if now is None:
+            now = self.now()
         try:
             for _ in range(_MAX_PUMP_ROUNDS):
                 self._again = False
@@ -498,7 +503,9 @@ class NodeDriver(SessionVerbs, MessageVerbs):
                     self._carry_out(command)
                 publish = self._hub.publish
                 while (event := node.next_event()) is not None:
-                    if isinstance(event, PeerDisconnected):
+                    if type(event) is NeighbourDataReceived:  # the hot path: nothing to note
+                        pass
+                    elif isinstance(event, PeerDisconnected):
                         self._counters[f"link_closed_{event.reason}"] += 1
                     elif isinstance(event, PeerConnected) and event.first_contact:
                         self._pin(event)

@@ -172,11 +172,10 @@ class TcpConnection(asyncio.BufferedProtocol):
             self._host.count("tcp_bad_frame_length")
             self.abort()
             return
-        self.last_received = self._host.now()
-        if not frames:
-            return
-        self.frames_received += len(frames)
-        self._host.frames_received(self.transport_id, frames)
+        self.last_received = now = self._host.now()
+        if frames:
+            self.frames_received += len(frames)
+            self._host.frames_received(self.transport_id, frames, now)
 
     def eof_received(self) -> bool:
         return False  # a half-closed link is of no use: close our side too

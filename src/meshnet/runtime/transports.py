@@ -221,9 +221,9 @@ class CarrierHost(Protocol):
     ) -> TransportId:
         """Register a new carrier and tell the node; returns its TransportId."""
 
-    def frames_received(self, transport: TransportId, frames: list[Frame]) -> None:
+    def frames_received(self, transport: TransportId, frames: list[Frame], now: float) -> None:
         """Feed frames from one carrier to the node, then pump once (views of the read
-        buffer among them are valid only during the call)."""
+        buffer among them are valid only during the call); ``now`` is the clock just read."""
 
     def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
         """Feed datagrams from several carriers to the node, then pump once."""
