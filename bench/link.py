@@ -19,6 +19,10 @@ the same machine:
   (X25519 + ML-KEM-768) handshake over loopback TCP, median. Goal: <= 5 ms.
 * **node core**: two ``Node``s joined in this process, no sockets: CPU per neighbour
   round trip (64 B and 64 KiB) through the same calls the drivers make.
+* **one process**: the sealed pair and the link pair (two drivers) with both ends on one
+  event loop over loopback TCP, CPU per 64 B round trip: the Python of each without the
+  cost of waking another process; link minus sealed minus node core is the driver's and
+  asyncio's share.
 * **memory**: in a fresh process, 1,000 idle links established in memory between a
   hub node and 1,000 spoke nodes (both ends of every link in the process): RSS growth
   per link and the process's peak RSS; and, in another process, the bytes a link holds
@@ -382,6 +386,58 @@ async def establishment(child: Child, rounds: int) -> list[float]:
     return samples
 
 
+# -- both ends in this process (no cross-process wake-ups) ---------------------------------
+
+
+async def in_process(quick: bool) -> dict[str, float]:
+    """CPU per 64 B round trip with both ends on this process's loop, over loopback TCP.
+
+    The sealed pair (client and echo server) and the link pair (two ``NodeDriver``s, a
+    listener echoing) beside each other: what the Python of each costs without the
+    kernel waking another process. The link's extra over the sealed pair, minus the node
+    core's CPU, is what the driver and asyncio around the core cost. Best of 5.
+    """
+    n = 600 if quick else 3000
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SealedPeer(echo=True), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    echo = NodeDriver(make_node("receiver"), config=BENCH_RUNTIME)
+    sender = NodeDriver(make_node("sender"), config=BENCH_RUNTIME)
+    best = {"sealed": float("inf"), "link": float("inf")}
+    try:
+        await echo.start(["tcp:127.0.0.1:0"])
+        echo.listen(LinkApp(echo).on_event, kinds=[NeighbourDataReceived])
+        await sender.start([])
+        sub = sender.subscribe(kinds=[PeerConnected, NeighbourDataReceived])
+        peer = echo.node.node_id
+        sender.connect(echo.listening[0], expected_peer=peer)
+        await asyncio.wait_for(sub.wait_for(PeerConnected), 30)
+        message = b"E" * SMALL
+
+        async def link_rounds(count: int) -> None:
+            for _ in range(count):
+                sender.send_to_neighbour(peer, message)
+                await sub.get()
+
+        await rtt_sealed(port, n // 5)
+        await link_rounds(n // 5)
+        for _ in range(5):
+            start = time.process_time()
+            await rtt_sealed(port, n)
+            best["sealed"] = min(best["sealed"], (time.process_time() - start) / n)
+            start = time.process_time()
+            await link_rounds(n)
+            best["link"] = min(best["link"], (time.process_time() - start) / n)
+    finally:
+        await sender.stop()
+        await echo.stop()
+        server.close()
+    return {
+        "inproc_cpu_per_rtt_sealed_us": best["sealed"] * 1e6,
+        "inproc_cpu_per_rtt_link_us": best["link"] * 1e6,
+    }
+
+
 # -- the node core alone (no IO) ------------------------------------------------------------
 
 
@@ -680,6 +736,14 @@ def report(figures: dict[str, float]) -> None:
         ),
         ("node core, no IO", "CPU us per 64 B round trip", "", "core_us_per_rtt_64"),
         ("", "CPU us per 64 KiB round trip", "", "core_us_per_rtt_64k"),
+        (
+            "one process, 64 B",
+            "sealed pair, CPU us per rtt",
+            "",
+            "inproc_cpu_per_rtt_sealed_us",
+        ),
+        ("", "link pair, CPU us per rtt", "", "inproc_cpu_per_rtt_link_us"),
+        ("", "link - sealed - node core", "", "inproc_driver_us_per_rtt"),
         ("link setup, ms", "median  [goal <= 5]", "handshake_ms_median", "cpu_per_link_setup_ms"),
         ("", "90th percentile", "handshake_ms_p90", ""),
         ("memory, idle links", "bytes per link (traced)", "traced_bytes_per_link", ""),
@@ -714,6 +778,12 @@ def main() -> None:
         return
     figures = asyncio.run(measure(args.quick))
     figures.update(core(args.quick))
+    figures.update(asyncio.run(in_process(args.quick)))
+    figures["inproc_driver_us_per_rtt"] = (
+        figures["inproc_cpu_per_rtt_link_us"]
+        - figures["inproc_cpu_per_rtt_sealed_us"]
+        - figures["core_us_per_rtt_64"]
+    )
     figures.update(memory_in_child(1000))
     figures.update(memory_in_child(50 if args.quick else 200, traced=True))
     figures.update({f"goal_{name}": value for name, value in GOALS.items()})
