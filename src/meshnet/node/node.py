@@ -64,6 +64,7 @@ from meshnet.node.events import (
 from meshnet.node.messaging import to_messaging
 from meshnet.node.peers import PeerTable
 from meshnet.node.status import NodeStatus, PeerInfo
+from meshnet.routing.decoder import AnnouncementDecoder
 from meshnet.routing.events import DestinationUnreachable, PacketDelivered, RouteChanged
 from meshnet.routing.router import Router
 from meshnet.services.messaging import (
@@ -96,6 +97,7 @@ class Node:
             a durable one, e.g. ``runtime.msgstore.SqliteMessageStore``).
         wall_offset: unix time minus the ``now`` the driver passes (stored message times
             are unix seconds; 0 when ``now`` is unix time or virtual).
+        decoder: an announcement decoder, which may be shared between nodes.
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class Node:
         config: NodeConfig | None = None,
         message_store: MessageStore | None = None,
         wall_offset: float = 0.0,
+        decoder: AnnouncementDecoder | None = None,
     ) -> None:
         self.config = config or NodeConfig()
         self.identity = identity
@@ -119,7 +122,11 @@ class Node:
             extension=self.config.handshake_extension,
         )
         self.router = Router(
-            identity=identity, config=self.config.routing, entropy=entropy, verifier=verifier
+            identity=identity,
+            config=self.config.routing,
+            entropy=entropy,
+            verifier=verifier,
+            decoder=decoder,
         )
         self.sessions = SessionManager(
             identity=identity,

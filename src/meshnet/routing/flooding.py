@@ -4,7 +4,7 @@ Receiving an ANNOUNCE (docs/protocol/routing.md §2-§3), in order:
 
 1. refuse it unread if it is over ``MAX_ANNOUNCEMENT``; recognise a byte-identical copy
    of what we hold (``duplicate``, the common case when flooding) without decoding it;
-   decode it (``malformed``);
+   decode it through the shared caching decoder (``malformed``);
 2. an announcement of our own id: an echo of ours is a duplicate; a newer one, once
    its signature verifies, is a previous life of ours (we restarted without our
    sequence number): jump above it and announce again at once;
@@ -29,6 +29,7 @@ from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
 from meshnet.errors import DecodeError
 from meshnet.routing.announce import AnnounceScheduler, AnnounceTrigger
 from meshnet.routing.config import RoutingConfig
+from meshnet.routing.decoder import AnnouncementDecoder
 from meshnet.routing.lsdb import LinkStateDatabase, Verdict
 from meshnet.routing.messages import (
     MAX_ANNOUNCEMENT,
@@ -36,7 +37,6 @@ from meshnet.routing.messages import (
     Announcement,
     NeighbourEntry,
     Summary,
-    decode_announcement,
     decode_summary,
     encode_summary,
     prefix_of,
@@ -71,6 +71,7 @@ class Flooding:
         identity: signs our announcements.
         config: timers and limits.
         verifier: the shared caching signature verifier.
+        decoder: the (possibly shared) caching announcement decoder.
         lsdb: the database it fills.
         table: told when entries change, and when an origin's newer announcement
             lifts a route-error suspension.
@@ -86,6 +87,7 @@ class Flooding:
         identity: Identity,
         config: RoutingConfig,
         verifier: SignatureVerifier,
+        decoder: AnnouncementDecoder,
         lsdb: LinkStateDatabase,
         table: RouteTable,
         scheduler: AnnounceScheduler,
@@ -97,6 +99,7 @@ class Flooding:
         self._me = identity.node_id
         self._config = config
         self._verifier = verifier
+        self._decoder = decoder
         self._lsdb = lsdb
         self._table = table
         self._scheduler = scheduler
@@ -150,7 +153,7 @@ class Flooding:
             self._reject(Verdict.DUPLICATE)  # the usual flooding echo: no decoding needed
             return
         try:
-            announcement, age = decode_announcement(data)
+            announcement, age = self._decoder.decode(data)
         except DecodeError:
             self._reject(Rejection.MALFORMED)
             return

@@ -194,8 +194,8 @@ class LinkStateDatabase:
             announcement=announcement,
             received=now,
             age=age,
-            prefixes=frozenset(entry.prefix for entry in announcement.neighbours),
-            tail=announcement.body + announcement.signature,
+            prefixes=announcement.prefixes,
+            tail=announcement.tail,
             own_prefix=prefix_of(origin),
         )
         self._entries[origin] = entry

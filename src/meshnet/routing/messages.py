@@ -170,6 +170,11 @@ class Announcement:
     """The origin's signature over ``ANNOUNCE_DOMAIN || body``."""
     body: bytes = field(init=False, repr=False, compare=False)
     """The signed bytes (derived from the fields above)."""
+    tail: bytes = field(init=False, repr=False, compare=False)
+    """``body + signature``: the packet after its header (derived, kept once per object
+    so that every database holding a shared decoded announcement shares these bytes)."""
+    prefixes: frozenset[bytes] = field(init=False, repr=False, compare=False)
+    """The neighbour prefixes it lists (derived, shared like ``tail``)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.sequence < 1 << 63:
@@ -191,6 +196,8 @@ class Announcement:
             self.record, self.sequence, self.lifetime, self.neighbours, self.endpoints
         )
         object.__setattr__(self, "body", body)
+        object.__setattr__(self, "tail", body + self.signature)
+        object.__setattr__(self, "prefixes", frozenset(prefixes))
 
     @property
     def origin(self) -> NodeId:

@@ -39,6 +39,7 @@ from meshnet.errors import DecodeError, LocalError, StateError
 from meshnet.ids import LinkId
 from meshnet.routing.announce import AnnounceScheduler, AnnounceTrigger
 from meshnet.routing.config import RoutingConfig
+from meshnet.routing.decoder import AnnouncementDecoder
 from meshnet.routing.events import (
     DestinationUnreachable,
     PacketDelivered,
@@ -95,6 +96,8 @@ class Router:
         policy: link costs; ``EtxLatencyPolicy()`` by default.
         initial_sequence: the sequence number we last announced in a previous run, if
             the runtime persisted it (``sequence``); our next is one above.
+        decoder: the caching announcement decoder, which may be shared between
+            nodes (a simulation shares one); a private one by default.
 
     Raises:
         LocalError: ``initial_sequence`` out of range.
@@ -109,6 +112,7 @@ class Router:
         verifier: SignatureVerifier,
         policy: PathPolicy | None = None,
         initial_sequence: int = 0,
+        decoder: AnnouncementDecoder | None = None,
     ) -> None:
         if not 0 <= initial_sequence < _MAX_SEQUENCE:
             raise LocalError("initial_sequence must fit in 63 bits")
@@ -137,6 +141,7 @@ class Router:
             identity=identity,
             config=config,
             verifier=verifier,
+            decoder=decoder if decoder is not None else AnnouncementDecoder(),
             lsdb=self._lsdb,
             table=self._table,
             scheduler=self._scheduler,

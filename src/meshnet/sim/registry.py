@@ -5,7 +5,8 @@
 * ``None`` or ``"meshnet"``: the real ``meshnet.node.node.Node``, imported only now
   (``meshnet.sim`` may import the node layer; the node never imports the simulator).
   Each node gets an ``Identity`` generated from its identity stream (creation time 0:
-  no wall clock) and one ``SignatureVerifier`` shared by all nodes of the run.
+  no wall clock), and one ``SignatureVerifier`` and one ``AnnouncementDecoder``
+  (both pure functions behind bounded caches) shared by all nodes of the run.
 * ``"package.module:attribute"``: any callable with the ``NodeFactory`` signature,
   e.g. a test's toy node, or an instrumented build of the real one.
 
@@ -89,12 +90,15 @@ def meshnet_node_factory() -> NodeFactory:
         )
     identity_module = importlib.import_module("meshnet.crypto.identity")
     verifier = identity_module.SignatureVerifier()
+    decoder = importlib.import_module("meshnet.routing.decoder").AnnouncementDecoder()
 
     def factory(
         *, index: int, identity_entropy: SeededEntropy, entropy: SeededEntropy
     ) -> DrivenNode:
         identity = identity_module.Identity.generate(identity_entropy, created=0)
-        node: Any = node_class(identity=identity, entropy=entropy, verifier=verifier)
+        node: Any = node_class(
+            identity=identity, entropy=entropy, verifier=verifier, decoder=decoder
+        )
         return cast(DrivenNode, node)
 
     return factory
