@@ -239,3 +239,57 @@ def test_steady_state_control_traffic_stays_within_budget() -> None:
         / directions
     )
     assert per_direction <= 2 * 16 * 1.5
+
+
+def test_a_neighbour_the_sender_links_to_is_left_to_the_sender() -> None:
+    """Triangle a-b-c with d hanging off b: a's news reaches b and c from a; b passes it
+    to d only (c is covered by a, both ends announce a-c), c passes it to nobody."""
+    mesh = Mesh()
+    a, b, c, d = mesh.add_many(4)
+    mesh.connect(a, b, rtt=0.02)
+    mesh.connect(b, c, rtt=0.02)
+    mesh.connect(a, c, rtt=0.02)
+    mesh.connect(b, d, rtt=0.02)
+    mesh.run_for(3.0)
+    origin = mesh.nodes[a]
+    origin.router.set_endpoints(["udp:198.51.100.1:4100"], mesh.now)
+    since = len(mesh.sent)
+    mesh.run_for(3.0)
+    sequence = origin.router.sequence
+    crossed = sorted(
+        (s, r)
+        for _, s, r, p in mesh.sent[since:]
+        if p[0] == RoutingPacket.ANNOUNCE and decode_announcement(p)[0].origin == origin.node_id
+    )
+    assert crossed == [(a, b), (a, c), (b, d)]
+    assert all(held_sequence(node, origin.node_id) == sequence for node in mesh.nodes[1:])
+
+
+def test_a_link_only_one_end_announces_covers_nobody() -> None:
+    """m claims a link to c that c does not announce: b still floods a's news to c."""
+    mesh = Mesh()
+    a, b, c, m = mesh.add_many(4)
+    mesh.connect(a, m, rtt=0.02)
+    mesh.connect(m, b, rtt=0.02)
+    mesh.connect(b, c, rtt=0.02)
+    mesh.run_for(3.0)
+    liar = mesh.nodes[m]
+    lie = forged(
+        liar,
+        liar.router.sequence + 1,
+        (mesh.nodes[a].node_id, 20),
+        (mesh.nodes[b].node_id, 20),
+        (mesh.nodes[c].node_id, 20),
+    )
+    mesh.nodes[b].router.receive_packet(mesh.wire(m, b).link_b, lie.encode(0), mesh.now)
+    mesh.run_for(3.0)
+    origin = mesh.nodes[a]
+    origin.router.set_endpoints(["udp:198.51.100.1:4100"], mesh.now)
+    since = len(mesh.sent)
+    mesh.run_for(3.0)
+    assert (b, c) in [
+        (s, r)
+        for _, s, r, p in mesh.sent[since:]
+        if p[0] == RoutingPacket.ANNOUNCE and decode_announcement(p)[0].origin == origin.node_id
+    ]
+    assert held_sequence(mesh.nodes[c], origin.node_id) == origin.router.sequence
