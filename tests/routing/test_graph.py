@@ -76,3 +76,46 @@ def test_incremental_graph_equals_a_fresh_one(operations: list[tuple[int, object
         expected = fresh_graph(db, policy)
         expected[ME] = [(NODES[1].node_id, policy.link_cost(local[NODES[1].node_id]))]
         assert graph == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(NODES) - 1),
+            st.sampled_from([frozenset({1, 2}), frozenset({0, 1, 2, 3})]),
+            st.sampled_from([None, 1, 7, 30, 250]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_cost_only_changes_keep_the_graph_equal_to_a_fresh_one(
+    operations: list[tuple[int, frozenset[int], int | None]],
+) -> None:
+    """Mostly the same neighbour lists with new costs: only the origin is rebuilt."""
+    db = LinkStateDatabase(accept_rate=1.0, accept_burst=1, max_origins=16)
+    policy = EtxLatencyPolicy()
+    for sequence, (index, neighbours, rtt) in enumerate(operations, start=1):
+        entries = sorted(
+            (
+                NeighbourEntry(prefix=prefix_of(NODES[n].node_id), rtt_ms=rtt, loss=0)
+                for n in neighbours
+                if n != index
+            ),
+            key=lambda e: e.prefix,
+        )
+        db.install_own(
+            Announcement.create(
+                NODES[index],
+                sequence=sequence,
+                lifetime=100,
+                neighbours=tuple(entries),
+                endpoints=(),
+            ),
+            0.0,
+        )
+        graph = db.graph(ME, {}, policy)
+        expected = fresh_graph(db, policy)
+        expected[ME] = []
+        assert graph == expected

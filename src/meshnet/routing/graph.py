@@ -8,7 +8,8 @@ lookups and policy calls, to answer one ``route``), so it is maintained instead:
 
 * an announcement installed for an origin already held changes only the edges *of* that
   origin and the edges *into* it (its old and new neighbours' edges to it appear or
-  vanish with its list): those origins are marked dirty;
+  vanish with its list): those origins are marked dirty; when it lists the same
+  neighbours as before (a cost announcement, the common case), only the origin is;
 * an origin appearing or disappearing changes which prefixes resolve (a new origin may
   make a prefix resolve, or two origins make one ambiguous): everything is rebuilt;
 * ``edges`` brings the dirty origins up to date, then answers. It is asked lazily, once
@@ -96,6 +97,8 @@ class LinkGraph:
             return
         dirty = self._dirty
         dirty[origin] = None
+        if old is not None and old.prefixes == new.prefixes:
+            return  # the same links, new costs: only the origin's own edges changed
         resolve = self._resolve
         for view in (old, new):
             if view is not None:
