@@ -144,6 +144,15 @@ def test_ambiguous_prefixes_resolve_to_nothing() -> None:
     db.remove(first)
     assert db.resolve(b"p" * 8) == second
     assert db.resolve(b"\x00" * 8) is None
+    third = NodeId(b"p" * 8 + b"\x03" * 24)
+    db.admit(_unsigned(first), 0, 0.0)
+    db.admit(_unsigned(third), 0, 0.0)
+    db.remove(second)
+    assert db.resolve(b"p" * 8) is None  # still two: first and third
+    db.remove(first)
+    assert db.resolve(b"p" * 8) == third
+    db.remove(third)
+    assert db.resolve(b"p" * 8) is None
 
 
 def _graph(

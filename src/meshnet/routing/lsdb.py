@@ -101,7 +101,8 @@ class LinkStateDatabase:
         self._entries: dict[NodeId, DatabaseEntry] = {}
         self._by_raw: dict[bytes, DatabaseEntry] = {}
         self._sorted: list[bytes] = []
-        self._by_prefix: dict[bytes, list[NodeId]] = {}
+        # prefix -> its one origin, or a list when several share it (rare: 2^-64 by chance)
+        self._by_prefix: dict[bytes, NodeId | list[NodeId]] = {}
         self._buckets: dict[NodeId, TokenBucket] = {}
         self._deferred: dict[NodeId, _Deferred] = {}
         self._timers: DeadlineHeap[tuple[str, NodeId]] = DeadlineHeap()
@@ -138,7 +139,7 @@ class LinkStateDatabase:
     def resolve(self, prefix: bytes) -> NodeId | None:
         """The one origin whose id starts with ``prefix``; None if none or several."""
         owners = self._by_prefix.get(prefix)
-        return owners[0] if owners is not None and len(owners) == 1 else None
+        return owners if owners is None or isinstance(owners, NodeId) else None
 
     # -- acceptance ------------------------------------------------------------------
 
@@ -188,7 +189,14 @@ class LinkStateDatabase:
         old = self._entries.get(origin)
         if old is None:
             bisect.insort(self._sorted, origin.raw)
-            self._by_prefix.setdefault(prefix_of(origin), []).append(origin)
+            prefix = announcement.own_prefix
+            owners = self._by_prefix.get(prefix)
+            if owners is None:
+                self._by_prefix[prefix] = origin
+            elif isinstance(owners, NodeId):
+                self._by_prefix[prefix] = [owners, origin]
+            else:
+                owners.append(origin)
             self._graph.origins_changed()
         entry = DatabaseEntry(
             announcement=announcement,
@@ -196,7 +204,7 @@ class LinkStateDatabase:
             age=age,
             prefixes=announcement.prefixes,
             tail=announcement.tail,
-            own_prefix=prefix_of(origin),
+            own_prefix=announcement.own_prefix,
         )
         self._entries[origin] = entry
         self._by_raw[origin.raw] = entry
@@ -217,10 +225,14 @@ class LinkStateDatabase:
         self._timers.set(("expire", origin), None)
         index = bisect.bisect_left(self._sorted, origin.raw)
         del self._sorted[index]
-        owners = self._by_prefix[prefix_of(origin)]
-        owners.remove(origin)
-        if not owners:
-            del self._by_prefix[prefix_of(origin)]
+        prefix = prefix_of(origin)
+        owners = self._by_prefix[prefix]
+        if isinstance(owners, NodeId):
+            del self._by_prefix[prefix]
+        else:
+            owners.remove(origin)
+            if len(owners) == 1:
+                self._by_prefix[prefix] = owners[0]
         self._graph.origins_changed()
 
     # -- time ------------------------------------------------------------------------

@@ -175,6 +175,8 @@ class Announcement:
     so that every database holding a shared decoded announcement shares these bytes)."""
     prefixes: frozenset[bytes] = field(init=False, repr=False, compare=False)
     """The neighbour prefixes it lists (derived, shared like ``tail``)."""
+    own_prefix: bytes = field(init=False, repr=False, compare=False)
+    """The origin's own prefix, what its neighbours list (derived, shared like ``tail``)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.sequence < 1 << 63:
@@ -184,7 +186,8 @@ class Announcement:
         if len(self.neighbours) > MAX_NEIGHBOURS:
             raise ValueError(f"at most {MAX_NEIGHBOURS} neighbours")
         prefixes = [entry.prefix for entry in self.neighbours]
-        if prefixes != sorted(set(prefixes)) or prefix_of(self.origin) in prefixes:
+        own_prefix = prefix_of(self.origin)
+        if prefixes != sorted(set(prefixes)) or own_prefix in prefixes:
             raise ValueError("neighbour prefixes must be distinct, sorted and not the origin's")
         if len(self.endpoints) > MAX_ENDPOINTS or len(set(self.endpoints)) != len(self.endpoints):
             raise ValueError(f"at most {MAX_ENDPOINTS} distinct endpoints")
@@ -198,6 +201,7 @@ class Announcement:
         object.__setattr__(self, "body", body)
         object.__setattr__(self, "tail", body + self.signature)
         object.__setattr__(self, "prefixes", frozenset(prefixes))
+        object.__setattr__(self, "own_prefix", own_prefix)
 
     @property
     def origin(self) -> NodeId:
