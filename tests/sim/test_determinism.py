@@ -30,7 +30,7 @@ PROFILE = LinkProfile(
 )
 
 
-def run(seed: int, factory: object = None, *, duration: float = 12.0) -> tuple[str, bytes]:
+def run(seed: int, factory: object = None, *, duration: float = 12.0) -> tuple[str, str, bytes]:
     """A busy scenario: random graph, every link effect, traffic of all kinds, faults."""
     topology = random_geometric(30, 4.0, Sampler(SeededEntropy(1, "topology")))
     sink = io.StringIO()
@@ -60,18 +60,18 @@ def run(seed: int, factory: object = None, *, duration: float = 12.0) -> tuple[s
         trace=Trace(sink=sink, frames=True),
     )
     report = sim.run()
-    return report.digest, sink.getvalue().encode()
+    return report.digest, report.content_digest, sink.getvalue().encode()
 
 
 @functools.cache
-def run_toy(seed: int) -> tuple[str, bytes]:
+def run_toy(seed: int) -> tuple[str, str, bytes]:
     return run(seed)
 
 
 def test_same_seed_gives_a_byte_identical_trace() -> None:
-    digest_a, trace_a = run_toy(7)
-    digest_b, trace_b = run(7)
-    assert digest_a == digest_b
+    digest_a, content_a, trace_a = run_toy(7)
+    digest_b, content_b, trace_b = run(7)
+    assert (digest_a, content_a) == (digest_b, content_b)
     assert hashlib.sha256(trace_a).digest() == hashlib.sha256(trace_b).digest()
     assert trace_a.count(b'"kind":"deliver"') > 200  # the run did real work
     assert trace_a.count(b'"kind":"fault"') == 10
@@ -79,6 +79,7 @@ def test_same_seed_gives_a_byte_identical_trace() -> None:
 
 def test_different_seeds_give_different_traces() -> None:
     assert run_toy(7)[0] != run_toy(8)[0]
+    assert run_toy(7)[1] != run_toy(8)[1]
 
 
 class UnseededFactory(ToyFactory):
@@ -102,5 +103,6 @@ class _OsEntropy:
         raise NotImplementedError
 
 
-def test_digest_exposes_a_node_that_ignores_its_entropy() -> None:
-    assert run(7, UnseededFactory(), duration=3.0)[0] != run(7, UnseededFactory(), duration=3.0)[0]
+def test_content_digest_exposes_a_node_that_ignores_its_entropy() -> None:
+    first, second = run(7, UnseededFactory(), duration=3.0), run(7, UnseededFactory(), duration=3.0)
+    assert first[1] != second[1]  # the frames carry the unseeded ids

@@ -34,7 +34,11 @@ class RunReport:
     link_usage: tuple[tuple[int, int, int], ...]
     """Bytes each link carried in both directions: ``(a, b, bytes)``."""
     digest: str
-    """SHA-256 of the trace: equal for equal scenario and seed."""
+    """SHA-256 of the trace (records, frame times, ends and sizes): equal for equal
+    scenario and seed, whatever the node."""
+    content_digest: str
+    """SHA-256 of every frame byte: equal for equal scenario and seed when all the
+    node's randomness is seeded (not with hybrid handshakes: ``meshnet.sim.trace``)."""
     metrics: Metrics
     wall_seconds: float | None = None
     """Wall-clock time of the run, when the caller measured it (never in the trace)."""
@@ -108,6 +112,7 @@ def format_report(report: RunReport) -> str:
             f"({c.recovered}/{c.pairs} probe pairs recovered, {c.disturbed} disturbed)"
         )
     lines.append(f"digest     {report.digest}")
+    lines.append(f"content    {report.content_digest}")
     return "\n".join(lines)
 
 

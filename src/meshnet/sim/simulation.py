@@ -284,5 +284,6 @@ class Simulation:
             drops=tuple(summary["drops"].items()),
             link_usage=tuple((a, b, n) for a, b, n in summary["usage"]),
             digest=self.trace.digest(),
+            content_digest=self.trace.content_digest(),
             metrics=metrics,
         )

@@ -6,10 +6,20 @@ serialised once, canonically (fixed key order, ``repr`` floats), and that text f
 running SHA-256: two runs of the same scenario with the same seed must give the same
 digest, and ``tests/sim/test_determinism.py`` checks it.
 
-Frames delivered over simulated links are hashed into the digest too (time, ends and
-every byte), so a node that drew randomness from anywhere but its seeded entropy
-changes the digest even when the application-level records happen to agree. Frame
-records are written to the JSONL file only when asked for (they are many).
+Frames delivered over simulated links are hashed too, in two digests:
+
+* ``digest``: the records and every frame's time, ends and size. The same scenario and
+  seed give the same ``digest`` with any node, the real one included.
+* ``content_digest``: every byte of every frame. A node that drew randomness from
+  anywhere but its seeded entropy changes it even when the records and sizes happen to
+  agree. It is reproducible only when *all* randomness is seeded: the real node's
+  hybrid handshakes are not, because ML-KEM encapsulation draws its message from
+  ``cryptography``'s own CSPRNG (its API takes no randomness; see
+  ``meshnet.noise.functions``), so every key and ciphertext after a hybrid handshake
+  differs from run to run while sizes, timing and behaviour do not.
+
+Frame records (with each frame's size and a short SHA-256 of its bytes) are written to
+the JSONL file only when asked for (they are many).
 
 Consumers (metrics, the CLI) subscribe to records as they are made; the trace keeps
 them in memory only when ``keep=True``.
@@ -43,12 +53,22 @@ class Trace:
         keep: keep every record in ``records`` (tests and small runs).
     """
 
-    __slots__ = ("_frames", "_hash", "_sink", "_subscribers", "frames_hashed", "keep", "records")
+    __slots__ = (
+        "_content",
+        "_frames",
+        "_hash",
+        "_sink",
+        "_subscribers",
+        "frames_hashed",
+        "keep",
+        "records",
+    )
 
     def __init__(self, *, sink: TextIO | None = None, frames: bool = False, keep: bool = False):
         self._sink = sink
         self._frames = frames
         self._hash = hashlib.sha256()
+        self._content = hashlib.sha256()
         self._subscribers: list[Callable[[Record], None]] = []
         self.keep = keep
         self.records: list[Record] = []
@@ -74,8 +94,10 @@ class Trace:
 
     def frame(self, t: float, src: int, dst: int, data: bytes) -> None:
         """Hash one frame handed to node ``dst`` from node ``src`` at time ``t``."""
-        self._hash.update(_FRAME_HEADER.pack(t, src, dst, len(data)))
-        self._hash.update(data)
+        header = _FRAME_HEADER.pack(t, src, dst, len(data))
+        self._hash.update(header)
+        self._content.update(header)
+        self._content.update(data)
         self.frames_hashed += 1
         if self._frames and self._sink is not None:
             digest = hashlib.sha256(data).hexdigest()[:16]
@@ -86,8 +108,12 @@ class Trace:
             )
 
     def digest(self) -> str:
-        """SHA-256 (hex) of everything recorded so far."""
+        """SHA-256 (hex) of the records and the frames' times, ends and sizes so far."""
         return self._hash.copy().hexdigest()
+
+    def content_digest(self) -> str:
+        """SHA-256 (hex) of the frames so far, every byte (see the module docstring)."""
+        return self._content.copy().hexdigest()
 
 
 def read_trace(path: Path) -> Iterator[Record]:
