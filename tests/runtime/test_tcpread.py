@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshnet.errors import DecodeError
-from meshnet.runtime.tcpread import FrameReader, ReadBuffer
-from meshnet.wire.framing import encode_frame
+from meshnet.runtime.tcpread import ReadBuffer
+from meshnet.wire.framing import FrameReader, encode_frame
 
 payloads = st.lists(st.binary(max_size=300), max_size=12)
 

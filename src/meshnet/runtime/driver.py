@@ -62,9 +62,10 @@ from meshnet.runtime.sessionverbs import SessionVerbs
 from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
 from meshnet.runtime.subscriptions import EventHub, Listener, Overflow, Subscription
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
-from meshnet.runtime.tcpread import Frame, ReadBuffer
+from meshnet.runtime.tcpread import ReadBuffer
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
+from meshnet.wire.framing import Frame
 
 __all__ = ["NodeDriver"]
 

@@ -33,9 +33,8 @@ from meshnet.ids import TransportId
 from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import FrameType
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
-from meshnet.runtime.tcpread import FrameReader
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
-from meshnet.wire.framing import FRAME_HEADER_SIZE, encode_frame
+from meshnet.wire.framing import FRAME_HEADER_SIZE, FrameReader, encode_frame
 
 __all__ = ["TcpAdmission", "TcpConnection", "dial_tcp", "listen_tcp"]
 

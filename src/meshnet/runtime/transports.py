@@ -19,7 +19,8 @@ from typing import Protocol
 from meshnet.errors import ConfigError
 from meshnet.ids import TransportId
 from meshnet.node.status import NodeStatus
-from meshnet.runtime.tcpread import Frame, ReadBuffer
+from meshnet.runtime.tcpread import ReadBuffer
+from meshnet.wire.framing import Frame
 
 __all__ = ["Carrier", "CarrierHost", "RuntimeConfig", "RuntimeStatus", "Writability"]
 
