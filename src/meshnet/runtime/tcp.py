@@ -8,7 +8,7 @@ Pipeline of one connection (``TcpConnection``, an ``asyncio.BufferedProtocol``):
    Admitted connections are registered with the host, which tells the node.
 2. ``get_buffer``/``buffer_updated``: the loop reads into the driver's shared
    ``ReadBuffer``; ``FrameReader`` cuts every complete frame out of the read in place
-   (``tcpread.py``), and the host feeds them to the node and pumps once for the whole
+   (``wire/framing.py``), and the host feeds them to the node and pumps once for the whole
    read. Frames reach the node as views of the read buffer (the link layer decrypts out
    of them and copies what it keeps, ``LinkManager.receive_datagram``). A length
    prefix over the limit closes the connection (counted); the listener is unaffected.
