@@ -11,6 +11,16 @@ from meshnet.ids import StreamId
 from meshnet.session.state import RecvState, SendState
 from meshnet.session.streams import RecvStream, SendStream, grown_window
 
+
+def next_chunk(stream: SendStream, room: int, credit: int) -> tuple[int, bytes, bool, int] | None:
+    """``next_range`` with the frame's bytes: ``(offset, data, fin, new_bytes)``."""
+    taken = stream.next_range(room, credit)
+    if taken is None:
+        return None
+    start, end, fin, new_bytes = taken
+    return start, b"".join(stream.parts(start, end)), fin, new_bytes
+
+
 Frame = tuple[int, bytes, bool]
 
 
@@ -39,9 +49,9 @@ def test_send_buffer_is_bounded_and_reports_blocking() -> None:
     stream = _send(limit=10)
     assert stream.write(b"abcdefgh") == 8 and not stream.blocked
     assert stream.write(b"ijkl") == 2 and stream.blocked
-    assert stream.next_chunk(4, 100) == (0, b"abcd", False, 4)
+    assert next_chunk(stream, 4, 100) == (0, b"abcd", False, 4)
     assert stream.state is SendState.SEND
-    assert stream.next_chunk(100, 3) == (4, b"efg", False, 3)  # session credit
+    assert next_chunk(stream, 100, 3) == (4, b"efg", False, 3)  # session credit
     assert not stream.writable()
     assert stream.on_acked(0, 4, False)
     assert not stream.writable() and stream.buffered == 6  # more than half still held
@@ -53,29 +63,29 @@ def test_send_buffer_is_bounded_and_reports_blocking() -> None:
 def test_open_frame_and_stream_credit() -> None:
     stream = SendStream(buffer_limit=10, max_data=0, service=2)
     assert stream.wants_to_send()  # announce the stream even before any byte
-    assert stream.next_chunk(10, 10) == (0, b"", False, 0)
+    assert next_chunk(stream, 10, 10) == (0, b"", False, 0)
     assert not stream.wants_to_send()
     stream.write(b"abc")
-    assert stream.next_chunk(10, 10) is None  # no per-stream credit yet
+    assert next_chunk(stream, 10, 10) is None  # no per-stream credit yet
     stream.max_data = 2
-    assert stream.next_chunk(10, 10) == (0, b"ab", False, 2)
+    assert next_chunk(stream, 10, 10) == (0, b"ab", False, 2)
 
 
 def test_lost_ranges_go_first_and_skip_what_was_acknowledged() -> None:
     stream = _send()
     stream.write(b"0123456789")
     stream.finish()
-    assert stream.next_chunk(4, 100) == (0, b"0123", False, 4)
-    assert stream.next_chunk(4, 100) == (4, b"4567", False, 4)
-    assert stream.next_chunk(4, 100) == (8, b"89", True, 2)
+    assert next_chunk(stream, 4, 100) == (0, b"0123", False, 4)
+    assert next_chunk(stream, 4, 100) == (4, b"4567", False, 4)
+    assert next_chunk(stream, 4, 100) == (8, b"89", True, 2)
     stream.on_acked(4, 4, False)
     stream.on_lost(0, 4, False)
     stream.on_lost(4, 4, False)  # acknowledged already: nothing to resend
     stream.on_lost(8, 2, True)
-    assert stream.next_chunk(3, 100) == (0, b"012", False, 0)
-    assert stream.next_chunk(10, 100) == (3, b"3", False, 0)
-    assert stream.next_chunk(10, 100) == (8, b"89", True, 0)
-    assert stream.next_chunk(10, 100) is None
+    assert next_chunk(stream, 3, 100) == (0, b"012", False, 0)
+    assert next_chunk(stream, 10, 100) == (3, b"3", False, 0)
+    assert next_chunk(stream, 10, 100) == (8, b"89", True, 0)
+    assert next_chunk(stream, 10, 100) is None
     stream.on_acked(0, 4, False)
     assert stream.state is SendState.DATA_SENT
     stream.on_acked(8, 2, True)
@@ -87,19 +97,19 @@ def test_lost_ranges_go_first_and_skip_what_was_acknowledged() -> None:
 def test_a_range_lost_then_acknowledged_is_not_sent_again() -> None:
     stream = _send()
     stream.write(b"abcdef")
-    stream.next_chunk(6, 100)
+    next_chunk(stream, 6, 100)
     stream.on_lost(0, 6, False)
     stream.on_acked(0, 6, False)  # the original arrived after all
-    assert stream.next_chunk(10, 100) is None
+    assert next_chunk(stream, 10, 100) is None
 
 
 def test_reset_drops_the_buffer() -> None:
     stream = _send()
     stream.write(b"abcdef")
-    stream.next_chunk(3, 100)
+    next_chunk(stream, 3, 100)
     assert stream.reset(7)
     assert stream.final_size == 3 and stream.reset_pending
-    assert stream.next_chunk(10, 100) is None
+    assert next_chunk(stream, 10, 100) is None
     assert not stream.reset(8)  # once
     stream.on_lost(0, 3, False)
     stream.on_reset_acked()
@@ -213,7 +223,7 @@ def test_any_mix_of_writes_acks_and_losses_delivers_the_bytes_written(data: st.D
             taken = stream.write(chunk)
             written += chunk[:taken]
         elif action == "send":
-            item = stream.next_chunk(data.draw(st.integers(1, 90)), 10_000)
+            item = next_chunk(stream, data.draw(st.integers(1, 90)), 10_000)
             if item is not None and item[1]:
                 offset, payload, _, _ = item
                 assert payload == bytes(written[offset : offset + len(payload)])

@@ -331,9 +331,7 @@ class LinkConnection:
         if self.state is LinkState.CLOSED:
             self._drop("closed")
             return False
-        epoch = self._current
-        if index != epoch.local_index:
-            epoch = self._epoch_for(index)  # type: ignore[assignment]
+        epoch = self._epoch_for(index)
         if epoch is None:
             self._drop("stale_index")
             return False

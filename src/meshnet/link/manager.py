@@ -551,11 +551,8 @@ class LinkManager:
             out.append((t.id, frame))
 
     def transport_commands(self) -> list[CloseTransport]:
-        commands = self._commands
-        if commands:
-            self._commands = []
-            return commands
-        return []
+        commands, self._commands = self._commands, []
+        return commands
 
     def next_event(self) -> LinkEvent | None:
         return self._events.popleft() if self._events else None

@@ -135,11 +135,6 @@ class SendStream:
             self.write_offset += taken
         return taken
 
-    def _slice(self, start: int, end: int) -> bytes:
-        """The buffered bytes ``[start, end)`` (unacknowledged, so still held)."""
-        parts = self.parts(start, end)
-        return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
-
     def parts(self, start: int, end: int) -> list[memoryview]:
         """Views of the buffered bytes ``[start, end)``, one per chunk they span (no
         copy: the packet builder writes them straight into the packet)."""
@@ -204,25 +199,17 @@ class SendStream:
         limit = min(self.write_offset, self.max_data, self.sent_offset + max(credit, 0))
         return max(limit - self.sent_offset, 0)
 
-    def next_chunk(self, room: int, credit: int) -> tuple[int, bytes, bool, int] | None:
-        """The next STREAM frame's content within ``room`` data bytes.
+    def next_range(self, room: int, credit: int) -> tuple[int, int, bool, int] | None:
+        """The next STREAM frame's range within ``room`` data bytes, taken (sent) but not
+        copied out (``parts`` gives its bytes).
 
         Args:
             room: the most data bytes the frame may carry.
             credit: session-wide bytes of new data the peer still allows.
 
         Returns:
-            ``(offset, data, fin, new_bytes)`` or None when nothing may go out.
+            ``(start, end, fin, new_bytes)`` or None when nothing may go out.
         """
-        taken = self.next_range(room, credit)
-        if taken is None:
-            return None
-        start, end, fin, new_bytes = taken
-        return start, self._slice(start, end) if end > start else b"", fin, new_bytes
-
-    def next_range(self, room: int, credit: int) -> tuple[int, int, bool, int] | None:
-        """``next_chunk`` as ``(start, end, fin, new_bytes)``: the range is taken (sent)
-        but not copied out (``parts`` gives its bytes)."""
         if self.reset_code is not None:
             return None
         lost = self._lost.first()
