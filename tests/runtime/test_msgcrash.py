@@ -57,6 +57,8 @@ class Proc:
         assert stdout is not None
         with stdout:
             for line in stdout:
+                if not line.endswith("\n"):
+                    break  # the last line, cut short by kill -9: nothing was promised in it
                 self.lines.put(json.loads(line))
         self.reader_done.set()
 
