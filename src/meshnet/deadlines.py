@@ -24,12 +24,13 @@ K = TypeVar("K", bound=Hashable)
 class DeadlineHeap(Generic[K]):
     """The earliest deadline among many keys, each with at most one deadline."""
 
-    __slots__ = ("_current", "_heap", "_seq")
+    __slots__ = ("_clean", "_current", "_heap", "_seq")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, K]] = []
         self._current: dict[K, tuple[float, int]] = {}
         self._seq = 0
+        self._clean = True  # the heap's top entry is live (or the heap is empty)
 
     def set(self, key: K, deadline: float | None) -> None:
         """Give ``key`` a new deadline, or clear it with ``None``."""
@@ -37,9 +38,11 @@ class DeadlineHeap(Generic[K]):
         if deadline is None:
             if old is not None:
                 del self._current[key]
+                self._clean = False
             return
         if old is not None and old[0] == deadline:
             return
+        self._clean = False
         self._seq += 1
         self._current[key] = (deadline, self._seq)
         heapq.heappush(self._heap, (deadline, self._seq, key))
@@ -55,12 +58,18 @@ class DeadlineHeap(Generic[K]):
         while heap:
             deadline, seq, key = heap[0]
             if current.get(key) == (deadline, seq):
-                return
+                break
             heapq.heappop(heap)
+        self._clean = True
 
     def earliest(self) -> float | None:
-        """The earliest deadline of any key, or None when no key has one."""
-        self._clean_top()
+        """The earliest deadline of any key, or None when no key has one.
+
+        Asked after every packet while deadlines change far less often: once the top
+        entry is known live, it is returned without looking again until a change.
+        """
+        if not self._clean:
+            self._clean_top()
         return self._heap[0][0] if self._heap else None
 
     def pop_due(self, now: float) -> list[K]:
@@ -72,6 +81,7 @@ class DeadlineHeap(Generic[K]):
                 return due
             _, _, key = heapq.heappop(self._heap)
             del self._current[key]
+            self._clean = False
             due.append(key)
 
     def __len__(self) -> int:

@@ -57,6 +57,7 @@ from meshnet.link.events import (
     LinkMeasured,
     LinkPayloadReceived,
     LinkRekeyed,
+    payload_received,
 )
 from meshnet.link.messages import (
     TRANSPORT_HEADER,
@@ -367,11 +368,7 @@ class LinkConnection:
         if rekey is not None and epoch is rekey.pending:
             self._switch_to(epoch, now)
         if plaintext and plaintext[0] == _DATA_CODE:  # the hot path: no Data object
-            self._events.append(
-                LinkPayloadReceived(
-                    link=self.link, peer=self.peer, payload=memoryview(plaintext)[1:]
-                )
-            )
+            self._events.append(payload_received(self.link, self.peer, memoryview(plaintext)[1:]))
             return True
         try:
             inner = decode_inner(plaintext)

@@ -33,6 +33,7 @@ from meshnet.session.events import (
 )
 
 __all__ = [
+    "neighbour_data_received",
     "DatagramReceived",
     "DestinationUnreachable",
     "MessageDelivered",
@@ -100,6 +101,25 @@ class NeighbourDataReceived:
     """The link it came on."""
     payload: bytes
     """The bytes it sent."""
+
+
+_new = object.__new__
+_set_peer = vars(NeighbourDataReceived)["peer"].__set__
+_set_link = vars(NeighbourDataReceived)["link"].__set__
+_set_payload = vars(NeighbourDataReceived)["payload"].__set__
+
+
+def neighbour_data_received(peer: NodeId, link: LinkId, payload: bytes) -> NeighbourDataReceived:
+    """``NeighbourDataReceived(peer=..., link=..., payload=...)`` at half the cost.
+
+    Built once per neighbour frame: this fills the frozen event's slots through their
+    descriptors instead of the dataclass ``__init__``'s ``object.__setattr__`` by name.
+    """
+    event = _new(NeighbourDataReceived)
+    _set_peer(event, peer)
+    _set_link(event, link)
+    _set_payload(event, payload)
+    return event
 
 
 NodeEvent = (

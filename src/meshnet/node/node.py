@@ -55,11 +55,11 @@ from meshnet.link.manager import LinkManager
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.config import NodeConfig
 from meshnet.node.events import (
-    NeighbourDataReceived,
     NodeEvent,
     PeerConnected,
     PeerDialFailed,
     PeerDisconnected,
+    neighbour_data_received,
 )
 from meshnet.node.messaging import to_messaging
 from meshnet.node.peers import PeerTable
@@ -530,9 +530,7 @@ class Node:
                 payload = event.payload
                 if payload and payload[0] == _NEIGHBOUR_CODE:  # the hot path
                     self._events.append(
-                        NeighbourDataReceived(
-                            peer=event.peer, link=event.link, payload=bytes(payload[1:])
-                        )
+                        neighbour_data_received(event.peer, event.link, bytes(payload[1:]))
                     )
                 else:
                     touched = True
