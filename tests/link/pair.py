@@ -63,15 +63,17 @@ class LinkPair:
         connect: bool = True,
         b_identity: Identity | None = None,
         views: bool = False,
+        b_config: LinkConfig | None = None,
     ) -> None:
         self.config = config or LinkConfig()
+        self.b_config = b_config or self.config
         self.datagram = datagram
         self.mtu = mtu or (1200 if datagram else 1 << 20)
         self.now = 0.0
         self.verifier = SignatureVerifier()
         entropy = SeededEntropy(seed)
         self.a = self._side("a", identity(seed, "a"), entropy)
-        self.b = self._side("b", b_identity or identity(seed, "b"), entropy)
+        self.b = self._side("b", b_identity or identity(seed, "b"), entropy, self.b_config)
         self.filter: Filter = lambda sender, tid, frame: frame
         self.wire: list[tuple[str, TransportId, bytes]] = []
         # views: frames arrive as views of one reused buffer, overwritten after each call
@@ -81,9 +83,14 @@ class LinkPair:
         if connect:
             self.open(TransportId(1), expect=expect)
 
-    def _side(self, name: str, ident: Identity, entropy: SeededEntropy) -> Side:
+    def _side(
+        self, name: str, ident: Identity, entropy: SeededEntropy, config: LinkConfig | None = None
+    ) -> Side:
         manager = LinkManager(
-            identity=ident, config=self.config, entropy=entropy.fork(name), verifier=self.verifier
+            identity=ident,
+            config=config or self.config,
+            entropy=entropy.fork(name),
+            verifier=self.verifier,
         )
         return Side(name, ident, manager)
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from meshnet.errors import DecodeError
 from meshnet.link.messages import (
     MAX_CLOSE_TEXT,
+    MAX_ECHOES,
     Close,
     CloseReason,
     Data,
@@ -19,6 +20,7 @@ from meshnet.link.messages import (
     KeepAlive,
     Probe,
     ProbeEcho,
+    ProbeWithEchoes,
     Rekey,
     decode_inner,
     encode_inner,
@@ -30,6 +32,13 @@ frames: st.SearchStrategy[InnerFrame] = st.one_of(
     st.just(KeepAlive()),
     st.builds(Probe, u32),
     st.builds(ProbeEcho, u32),
+    st.builds(
+        ProbeWithEchoes,
+        u32,
+        u32,
+        st.booleans(),
+        st.lists(st.tuples(u32, u32), max_size=MAX_ECHOES).map(tuple),
+    ),
     st.builds(Close, st.sampled_from(CloseReason), st.text(max_size=50)),
     st.builds(Rekey, st.sampled_from([1, 2, 3]), u32, st.binary(max_size=3000)),
 )
@@ -61,6 +70,9 @@ def test_unknown_close_reason_becomes_protocol_error() -> None:
         b"",
         encode_inner(KeepAlive()) + b"x",
         encode_inner(Probe(1))[:-1],
+        encode_inner(ProbeWithEchoes(1, 5000, False, ((2, 3),)))[:-1],
+        encode_inner(ProbeWithEchoes(1, 5000, False, ((2, 3),))) + b"x",
+        encode_inner(ProbeWithEchoes(1, 5000, False))[:-1],
         encode_inner(Rekey(1, 2, b""))[:-1],
     ],
 )
@@ -74,3 +86,28 @@ def test_bad_rekey_step() -> None:
     data[1] = 4
     with pytest.raises(DecodeError, match="step"):
         decode_inner(bytes(data))
+
+
+def test_probe_with_more_echoes_than_the_limit_is_refused() -> None:
+    many = ProbeWithEchoes(1, 5000, False, tuple((i, i) for i in range(MAX_ECHOES + 1)))
+    with pytest.raises(DecodeError, match="limit"):
+        decode_inner(encode_inner(many))
+
+
+def test_probe_with_unknown_flags_is_refused() -> None:
+    data = bytearray(encode_inner(ProbeWithEchoes(1, 5000, True)))
+    data[5] |= 0x80
+    with pytest.raises(DecodeError, match="flags"):
+        decode_inner(bytes(data))
+
+
+@given(st.binary(max_size=120))
+def test_random_probe_bodies_decode_within_limits_or_raise(body: bytes) -> None:
+    """Any bytes behind the PROBE_WITH_ECHOES code: a bounded probe or a DecodeError."""
+    try:
+        frame = decode_inner(bytes([InnerType.PROBE_WITH_ECHOES]) + body)
+    except DecodeError:
+        return
+    assert isinstance(frame, ProbeWithEchoes)
+    assert len(frame.echoes) <= MAX_ECHOES
+    assert encode_inner(frame) == bytes([InnerType.PROBE_WITH_ECHOES]) + body

@@ -27,7 +27,10 @@ class LinkConfig:
     probe_interval: float = 5.0
     """Send a timestamped probe this often; each echo is an RTT sample."""
     probe_timeout: float = 3.0
-    """On datagram links, a probe unanswered for this long is a loss sample."""
+    """On datagram links, a probe unanswered this long after its echo was due is a loss sample."""
+    probe_echoes: bool = True
+    """Announce and use PROBE_WITH_ECHOES (echoes ride on probes: half the probe frames);
+    a link uses it when both ends announce it, else PROBE + PROBE_ECHO."""
     dead_peer_timeout: float = 30.0
     """Close the link when nothing authenticated was heard for this long."""
     rekey_after_time: float = 120.0

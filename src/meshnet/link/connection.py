@@ -60,6 +60,7 @@ from meshnet.link.events import (
     payload_received,
 )
 from meshnet.link.messages import (
+    CAPABILITY_PROBE_ECHOES,
     TRANSPORT_HEADER,
     Close,
     CloseReason,
@@ -70,10 +71,12 @@ from meshnet.link.messages import (
     KeepAlive,
     Probe,
     ProbeEcho,
+    ProbeWithEchoes,
     Rekey,
     decode_inner,
     encode_inner,
 )
+from meshnet.link.probes import Prober
 from meshnet.link.state import LinkInput, LinkState, Verdict, transition
 from meshnet.link.status import LinkStatus
 from meshnet.noise.authenticated import AuthenticatedHandshake, HandshakeResult
@@ -86,13 +89,11 @@ Outbox = list[tuple[LinkId, bytes]]
 REKEY_PROLOGUE = b"meshnet-link-rekey-v1"
 _HEADER_SIZE = TRANSPORT_HEADER.size
 _COUNTER = struct.Struct(">Q")
-_MAX_OUTSTANDING_PROBES = 16
 _RESPONDER_REKEY_OFFSET = 5.0  # the handshake's responder rekeys a little later: fewer collisions
 _DATA = bytes([InnerType.DATA])
 _DATA_CODE = int(InnerType.DATA)
 _TRANSPORT_CODE = int(FrameType.TRANSPORT)
 _PACK_HEADER = TRANSPORT_HEADER.pack
-_RTT_ALPHA, _RTT_BETA, _LOSS_ALPHA = 0.125, 0.25, 0.1
 
 _CLOSE_INPUT = {
     CloseReason.PEER_TIMEOUT: LinkInput.PEER_TIMED_OUT,
@@ -194,12 +195,12 @@ class LinkConnection:
         self._finish_at = now + self._finish_delay if finish_frame else None
         self._last_sent = now
         self._last_received = now
-        self._next_probe = now
-        self._probes: dict[int, float] = {}
-        self._probe_seq = 0
-        self.srtt: float | None = None
-        self.rttvar: float | None = None
-        self.loss = 0.0
+        self._prober = Prober(
+            config=config,
+            datagram=datagram,
+            echoes=config.probe_echoes and bool(result.peer_capabilities & CAPABILITY_PROBE_ECHOES),
+            now=now,
+        )
         if finish_frame is not None:
             self._raw(finish_frame)
         else:  # responder: confirm at once so the initiator stops resending FINISH
@@ -214,9 +215,9 @@ class LinkConnection:
         replay = ReplayWindow(self._config.replay_window) if self.datagram else None
         return _Epoch(local, remote, result.send, result.receive, replay, now)
 
-    def _drop(self, reason: str) -> None:
+    def _drop(self, reason: str, count: int = 1) -> None:
         drops = self.counters.drops
-        drops[reason] = drops.get(reason, 0) + 1
+        drops[reason] = drops.get(reason, 0) + count
 
     def _raw(self, frame: bytes) -> None:
         self._outbox.append((self.link, frame))
@@ -394,10 +395,21 @@ class LinkConnection:
                     link=self.link, peer=self.peer, payload=memoryview(inner.payload)
                 )
             )
+        elif isinstance(inner, ProbeWithEchoes):
+            samples: list[float | None] = []
+            early, unknown = self._prober.on_probe(inner, now, samples)
+            if unknown:
+                self._drop("unexpected_echo", unknown)
+            self._report(samples)
+            if early:
+                self._send_probe(now)
         elif isinstance(inner, Probe):
             self._seal(encode_inner(ProbeEcho(inner.probe_id)), now)
         elif isinstance(inner, ProbeEcho):
-            self._on_echo(inner.probe_id, now)
+            samples = []
+            if not self._prober.on_echo(inner.probe_id, now, samples):
+                self._drop("unexpected_echo")
+            self._report(samples)
         elif isinstance(inner, Close):
             self._finish(
                 inner.reason,
@@ -409,47 +421,34 @@ class LinkConnection:
 
     # -- measurements ----------------------------------------------------------------
 
+    @property
+    def srtt(self) -> float | None:
+        """Smoothed RTT in seconds (RFC 6298), None before the first sample."""
+        return self._prober.srtt
+
+    @property
+    def rttvar(self) -> float | None:
+        return self._prober.rttvar
+
+    @property
+    def loss(self) -> float:
+        """Probe loss estimate (EWMA, datagram links only)."""
+        return self._prober.loss
+
+    @property
+    def probe_echoes(self) -> bool:
+        """Both ends speak PROBE_WITH_ECHOES (no PROBE_ECHO frames on this link)."""
+        return self._prober.echoes
+
     def _send_probe(self, now: float) -> None:
-        self._probe_seq = (self._probe_seq + 1) & 0xFFFFFFFF
-        if len(self._probes) >= _MAX_OUTSTANDING_PROBES:
-            oldest = next(iter(self._probes))
-            del self._probes[oldest]
-            self._record_loss(lost=True)
-        self._probes[self._probe_seq] = now
-        self._seal(encode_inner(Probe(self._probe_seq)), now)
-        self._next_probe = now + self._config.probe_interval
+        samples: list[float | None] = []
+        self._seal(encode_inner(self._prober.probe(now, samples)), now)
+        self._report(samples)
         self.timer_moved = True
 
-    def _on_echo(self, probe_id: int, now: float) -> None:
-        sent = self._probes.pop(probe_id, None)
-        if sent is None:
-            self._drop("unexpected_echo")
-            return
-        rtt = max(now - sent, 0.0)
-        if self.srtt is None or self.rttvar is None:
-            self.srtt, self.rttvar = rtt, rtt / 2
-        else:
-            self.rttvar += _RTT_BETA * (abs(self.srtt - rtt) - self.rttvar)
-            self.srtt += _RTT_ALPHA * (rtt - self.srtt)
-        if self.datagram:
-            self._record_loss(lost=False)
-        self._events.append(LinkMeasured(link=self.link, rtt=rtt, lost=False))
-
-    def _record_loss(self, *, lost: bool) -> None:
-        self.loss += _LOSS_ALPHA * ((1.0 if lost else 0.0) - self.loss)
-        if lost:
-            self._events.append(LinkMeasured(link=self.link, rtt=None, lost=True))
-
-    def _expire_probes(self, now: float) -> None:
-        if not self.datagram:
-            return
-        timeout = self._config.probe_timeout
-        while self._probes:
-            probe_id, sent = next(iter(self._probes.items()))
-            if sent + timeout > now:  # the same sum get_timer() reports: no float drift
-                return
-            del self._probes[probe_id]
-            self._record_loss(lost=True)
+    def _report(self, samples: list[float | None]) -> None:
+        for rtt in samples:
+            self._events.append(LinkMeasured(link=self.link, rtt=rtt, lost=rtt is None))
 
     # -- rekeying --------------------------------------------------------------------
 
@@ -587,7 +586,7 @@ class LinkConnection:
         deadline = min(
             self._last_received + config.dead_peer_timeout,
             self._last_sent + config.keepalive_interval,
-            self._next_probe,
+            self._prober.next_probe,
             self._current.started + config.reject_after_time,
         )
         rekey = self._rekey
@@ -599,8 +598,9 @@ class LinkConnection:
             deadline = min(deadline, self._previous.retired_at + config.old_keys_grace)
         if self._finish_at is not None:
             deadline = min(deadline, self._finish_at)
-        if self.datagram and self._probes:
-            deadline = min(deadline, next(iter(self._probes.values())) + config.probe_timeout)
+        lost_at = self._prober.loss_deadline()
+        if lost_at is not None:
+            deadline = min(deadline, lost_at)
         return deadline
 
     def handle_timer(self, now: float) -> None:
@@ -614,7 +614,9 @@ class LinkConnection:
         if now >= self._current.started + config.reject_after_time:
             self.close(now, CloseReason.PROTOCOL_ERROR, "keys could not be replaced in time")
             return
-        self._expire_probes(now)
+        samples: list[float | None] = []
+        self._prober.expire(now, samples)
+        self._report(samples)
         if self._previous is not None and now >= self._previous.retired_at + config.old_keys_grace:
             self._previous.clear()
             self._previous = None
@@ -628,7 +630,7 @@ class LinkConnection:
             self._finish_delay *= 2
             self._finish_at = now + self._finish_delay
         self._rekey_timers(now)
-        if now >= self._next_probe:
+        if now >= self._prober.next_probe:
             self._send_probe(now)
         if now >= self._last_sent + config.keepalive_interval:
             self._seal(encode_inner(KeepAlive()), now)

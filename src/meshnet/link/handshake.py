@@ -29,6 +29,7 @@ from meshnet.link.config import LinkConfig
 from meshnet.link.connection import LinkConnection, Outbox
 from meshnet.link.events import LinkEvent
 from meshnet.link.messages import (
+    CAPABILITY_PROBE_ECHOES,
     FINISH_HEADER,
     INIT_HEADER,
     RESPONSE_HEADER,
@@ -86,6 +87,7 @@ class LinkHandshake:
             expected_peer=expected_peer,
             prologue=LINK_PROLOGUE,
             extension=extension,
+            capabilities=CAPABILITY_PROBE_ECHOES if config.probe_echoes else 0,
             entropy=entropy,
             verifier=verifier,
         )

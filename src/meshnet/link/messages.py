@@ -14,8 +14,10 @@ lets a link roam to a new address. The TRANSPORT header is the AEAD's associated
 
 Inner frames (the plaintext of a TRANSPORT frame) start with one type byte:
 ``DATA`` (payload for the layers above), ``KEEPALIVE``, ``PROBE``/``PROBE_ECHO`` (a probe
-id; the prober times the round trip), ``CLOSE`` (reason code and text) and ``REKEY``
-(a step of the fresh handshake that replaces the keys, carried inside the old keys).
+id; the prober times the round trip), ``PROBE_WITH_ECHOES`` (a probe that carries the
+echoes of the neighbour's probes with how long each was held, instead of PROBE_ECHO
+frames), ``CLOSE`` (reason code and text) and ``REKEY`` (a step of the fresh handshake
+that replaces the keys, carried inside the old keys).
 See docs/protocol/link.md.
 """
 
@@ -32,7 +34,11 @@ __all__ = [
     "FRAGMENT_HEADER",
     "FINISH_HEADER",
     "INIT_HEADER",
+    "CAPABILITY_PROBE_ECHOES",
     "MAX_CLOSE_TEXT",
+    "MAX_ECHOES",
+    "MAX_HELD_US",
+    "MAX_PROBE_INTERVAL_MS",
     "MAX_HANDSHAKE_MESSAGE",
     "RESPONSE_HEADER",
     "TRANSPORT_HEADER",
@@ -45,6 +51,7 @@ __all__ = [
     "KeepAlive",
     "Probe",
     "ProbeEcho",
+    "ProbeWithEchoes",
     "Rekey",
     "decode_inner",
     "encode_inner",
@@ -60,9 +67,20 @@ TRANSPORT_HEADER = struct.Struct(">BIQ")
 FRAGMENT_HEADER = struct.Struct(">BIBB")
 _PROBE = struct.Struct(">BI")
 _REKEY = struct.Struct(">BBI")
+_PROBE_WITH_ECHOES = struct.Struct(">BIBIB")  # type, id, flags, interval ms, echo count
+_ECHO = struct.Struct(">II")  # the echoed probe's id, microseconds it was held
 
 MAX_HANDSHAKE_MESSAGE = 65535  # Noise spec §3: no message is longer
 MAX_CLOSE_TEXT = 200
+MAX_ECHOES = 8
+"""Echoes one PROBE_WITH_ECHOES carries at most (the sender probes early rather than hold more)."""
+MAX_HELD_US = 2**32 - 1
+"""A hold time is sent in microseconds as a u32 (about 71 minutes), clamped to this."""
+MAX_PROBE_INTERVAL_MS = 2**32 - 1
+CAPABILITY_PROBE_ECHOES = 1 << 0
+"""Handshake capability bit: this end sends and understands PROBE_WITH_ECHOES (link.md §3)."""
+PROBE_ANSWER = 0x01
+"""Flag of PROBE_WITH_ECHOES: the sender has no RTT sample yet; answer with a probe now."""
 
 
 class CloseReason(enum.IntEnum):
@@ -102,6 +120,20 @@ class ProbeEcho:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeWithEchoes:
+    """A probe that also answers the neighbour's probes (Babel's RTT extension, RFC 9616).
+
+    ``echoes`` are (the neighbour's probe id, microseconds we held it before this probe
+    went out): the neighbour's RTT sample is its time since sending minus the hold.
+    """
+
+    probe_id: int
+    interval_ms: int  # how often the sender probes: how long an echo may take to come
+    answer: bool  # the sender has no RTT sample yet: probe back now
+    echoes: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Close:
     reason: CloseReason
     text: str = ""
@@ -114,7 +146,7 @@ class Rekey:
     message: bytes
 
 
-InnerFrame = Data | KeepAlive | Probe | ProbeEcho | Close | Rekey
+InnerFrame = Data | KeepAlive | Probe | ProbeEcho | ProbeWithEchoes | Close | Rekey
 
 _KEEPALIVE = bytes([InnerType.KEEPALIVE])
 
@@ -129,6 +161,15 @@ def encode_inner(frame: InnerFrame) -> bytes:
         return _PROBE.pack(InnerType.PROBE, frame.probe_id)
     if isinstance(frame, ProbeEcho):
         return _PROBE.pack(InnerType.PROBE_ECHO, frame.probe_id)
+    if isinstance(frame, ProbeWithEchoes):
+        head = _PROBE_WITH_ECHOES.pack(
+            InnerType.PROBE_WITH_ECHOES,
+            frame.probe_id,
+            PROBE_ANSWER if frame.answer else 0,
+            frame.interval_ms,
+            len(frame.echoes),
+        )
+        return head + b"".join(_ECHO.pack(probe_id, held) for probe_id, held in frame.echoes)
     if isinstance(frame, Close):
         text = frame.text.encode()[:MAX_CLOSE_TEXT]
         return bytes([InnerType.CLOSE, frame.reason]) + text
@@ -155,6 +196,8 @@ def decode_inner(plaintext: bytes) -> InnerFrame:
             raise DecodeError("probe of the wrong size")
         probe_id = _PROBE.unpack(plaintext)[1]
         return Probe(probe_id) if kind == InnerType.PROBE else ProbeEcho(probe_id)
+    if kind == InnerType.PROBE_WITH_ECHOES:
+        return _decode_probe_with_echoes(plaintext)
     if kind == InnerType.CLOSE:
         if len(plaintext) < 2 or len(plaintext) > 2 + MAX_CLOSE_TEXT:
             raise DecodeError("close frame of the wrong size")
@@ -171,3 +214,19 @@ def decode_inner(plaintext: bytes) -> InnerFrame:
             raise DecodeError(f"rekey step {step} does not exist")
         return Rekey(step, sender, plaintext[_REKEY.size :])
     raise DecodeError(f"unknown inner frame type {kind:#x}")
+
+
+def _decode_probe_with_echoes(plaintext: bytes) -> ProbeWithEchoes:
+    if len(plaintext) < _PROBE_WITH_ECHOES.size:
+        raise DecodeError("probe with echoes shorter than its header")
+    _, probe_id, flags, interval_ms, count = _PROBE_WITH_ECHOES.unpack_from(plaintext)
+    if count > MAX_ECHOES:
+        raise DecodeError(f"probe with {count} echoes, over the limit of {MAX_ECHOES}")
+    if len(plaintext) != _PROBE_WITH_ECHOES.size + count * _ECHO.size:
+        raise DecodeError("probe with echoes of the wrong size")
+    if flags & ~PROBE_ANSWER:
+        raise DecodeError(f"probe with unknown flags {flags:#x}")
+    echoes = tuple(
+        _ECHO.unpack_from(plaintext, _PROBE_WITH_ECHOES.size + i * _ECHO.size) for i in range(count)
+    )
+    return ProbeWithEchoes(probe_id, interval_ms, bool(flags & PROBE_ANSWER), echoes)

@@ -70,6 +70,9 @@ class LinkInner(enum.IntEnum):
     """The sender is closing the link, with a reason."""
     REKEY = 0x15
     """A step of the fresh handshake that replaces the link's keys."""
+    PROBE_WITH_ECHOES = 0x16
+    """A probe that also echoes the neighbour's probes (how long each was held), so no
+    PROBE_ECHO is needed; used when both ends announce the capability (link.md)."""
 
 
 class RoutingPacket(enum.IntEnum):
