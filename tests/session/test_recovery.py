@@ -158,20 +158,20 @@ def test_ack_tracker_timing_and_ranges() -> None:
     assert len(tracker.received) == MAX_TRACKED_RANGES
 
 
-def test_large_packets_are_acknowledged_every_fourth() -> None:
+def test_large_packets_are_acknowledged_every_eighth() -> None:
     tracker = AckTracker(0.025)
     tracker.on_packet(0, True, 1.0, 1100)
     tracker.on_packet(1, True, 1.0, 1100)
     assert tracker.ack_due(1.0)  # small packets: every second
     tracker.frame(1.0)
-    for pn in range(2, 5):
+    for pn in range(2, 9):
         tracker.on_packet(pn, True, 1.0, 65535)
-        assert not tracker.ack_due(1.0)  # large ones: wait for the fourth ...
-    tracker.on_packet(5, True, 1.0, 65535)
+        assert not tracker.ack_due(1.0)  # large ones: wait for the eighth ...
+    tracker.on_packet(9, True, 1.0, 65535)
     assert tracker.ack_due(1.0)
     frame = tracker.frame(1.0)
-    assert frame is not None and frame.ranges == ((0, 5),)
-    tracker.on_packet(6, True, 2.0, 65535)
+    assert frame is not None and frame.ranges == ((0, 9),)
+    tracker.on_packet(10, True, 2.0, 65535)
     assert not tracker.ack_due(2.0) and tracker.ack_due(2.025)  # ... or the delay
-    tracker.on_packet(8, True, 2.0, 65535)
+    tracker.on_packet(12, True, 2.0, 65535)
     assert tracker.ack_due(2.0)  # a gap: at once whatever the size

@@ -178,13 +178,15 @@ class PacketBuilder:
 
     def _build(self, keys: KeyRing, max_packet: int, now: float) -> bytes | None:
         probe = self.probes > 0
+        acks = self._acks
+        if not probe and not (acks.pending and acks.ack_due(now)) and not self._has_work(keys):
+            return None  # the common call after a received packet: nothing to say yet
         limit = max_packet - DATA_OVERHEAD
         payload = Writer().varint(self.pn)
         records: list[object] = []
         ack_largest: int | None = None
         recovery = self._recovery
         send_ok = probe or recovery.cc.can_send(max_packet)
-        acks = self._acks
         if acks.pending and (acks.ack_due(now) or (send_ok and self._has_work(keys))):
             ack = acks.frame(now)
             if ack is not None:
