@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 
 from meshnet.crypto.identity import Identity, NodeId
-from meshnet.routing.messages import prefix_of
+from meshnet.routing.messages import PREFIX_SIZE
 from meshnet.routing.packets import (
     RoutedHeader,
     RouteError,
@@ -71,24 +71,30 @@ class DropReason(enum.StrEnum):
 
 
 def check_route(header: RoutedHeader, me: NodeId, previous: NodeId) -> DropReason | None:
-    """Whether we may accept ``header`` from neighbour ``previous``; the reason if not."""
+    """Whether we may accept ``header`` from neighbour ``previous``; the reason if not.
+
+    Compares raw ids (bytes, compared in C): this runs for every packet a node receives.
+    """
     relays = header.relays
-    ends = (prefix_of(header.source), prefix_of(header.destination))
-    if (
-        header.source in (header.destination, me)
-        or len(set(relays)) != len(relays)
-        or any(relay in ends for relay in relays)
+    source, destination, mine = header.source.raw, header.destination.raw, me.raw
+    if source in (destination, mine):
+        return DropReason.LOOP
+    if relays and (
+        len(set(relays)) != len(relays)
+        or source[:PREFIX_SIZE] in relays
+        or destination[:PREFIX_SIZE] in relays
     ):
         return DropReason.LOOP
-    if header.next < len(relays):
-        if relays[header.next] != prefix_of(me) or header.destination == me:
+    position = header.next
+    if position < len(relays):
+        if relays[position] != mine[:PREFIX_SIZE] or destination == mine:
             return DropReason.MISDIRECTED
-    elif header.destination != me:
+    elif destination != mine:
         return DropReason.MISDIRECTED
-    if header.next == 0:
-        if previous != header.source:
+    if position == 0:
+        if previous.raw != source:
             return DropReason.WRONG_PREVIOUS_HOP
-    elif prefix_of(previous) != relays[header.next - 1]:
+    elif previous.raw[:PREFIX_SIZE] != relays[position - 1]:
         return DropReason.WRONG_PREVIOUS_HOP
     return None
 

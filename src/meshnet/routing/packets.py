@@ -32,6 +32,7 @@ signed by the reporter over ``ROUTE_ERROR_DOMAIN || reporter || source || unreac
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 
 from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
@@ -66,6 +67,9 @@ _RESERVED = 0x40
 _FIXED = 4 + 32 + 32
 ROUTE_ERROR_DOMAIN = b"meshnet route error v1\x00"
 _ROUTED = (RoutingPacket.DATA, RoutingPacket.ROUTE_ERROR)
+_KINDS = {int(kind): kind for kind in _ROUTED}
+_FIELDS = struct.Struct(">BBBB32s32s")  # the fixed part: a relay reads it in one call
+_FIRST = struct.Struct(">BBBB")
 
 
 def header_size(relays: int) -> int:
@@ -93,13 +97,14 @@ class RoutedHeader:
     """Every link crossed so far is a stream link (``STREAM_PATH``)."""
 
     def __post_init__(self) -> None:
-        if self.kind not in _ROUTED:
+        relays = self.relays
+        if self.kind not in _KINDS:
             raise ValueError("a routed header is DATA or ROUTE_ERROR")
         if not 1 <= self.hop_limit <= 255:
             raise ValueError("hop_limit must be 1 to 255")
-        if len(self.relays) > MAX_RELAYS or not 0 <= self.next <= len(self.relays):
+        if len(relays) > MAX_RELAYS or not 0 <= self.next <= len(relays):
             raise ValueError(f"at most {MAX_RELAYS} relays, and next within them")
-        if any(len(relay) != PREFIX_SIZE for relay in self.relays):
+        if relays and set(map(len, relays)) != {PREFIX_SIZE}:
             raise ValueError(f"a relay prefix is {PREFIX_SIZE} bytes")
 
     @property
@@ -109,13 +114,10 @@ class RoutedHeader:
 
 
 def encode_routed(header: RoutedHeader, body: bytes) -> bytes:
-    """The packet: header then body."""
+    """The packet: header then body (joined once: the body is copied once)."""
     count = len(header.relays) | (STREAM_PATH if header.stream_path else 0)
-    w = Writer().u8(header.kind).u8(header.hop_limit).u8(header.next).u8(count)
-    w.raw(header.source.raw).raw(header.destination.raw)
-    for relay in header.relays:
-        w.raw(relay)
-    return bytes(w) + body
+    first = _FIRST.pack(header.kind, header.hop_limit, header.next, count)
+    return b"".join((first, header.source.raw, header.destination.raw, *header.relays, body))
 
 
 def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:
@@ -136,11 +138,13 @@ def decode_header(data: bytes | memoryview, *, max_body: int) -> RoutedHeader:
         DecodeError: truncated, an unknown type, hop limit 0, ``next`` past the relays,
             more than 32 relays, the reserved flag, or a body over ``max_body``.
     """
-    r = Reader(data)
-    kind = r.u8()
-    if kind not in _ROUTED:
-        raise DecodeError(f"not a routed packet: {kind:#x}")
-    hop_limit, position, flags = r.u8(), r.u8(), r.u8()
+    size = len(data)
+    kind = data[0] if size else -1
+    if kind not in _KINDS:
+        raise DecodeError(f"not a routed packet: {kind:#x}" if size else "empty routed packet")
+    if size < _FIXED:
+        raise DecodeError(f"routed header of {size} bytes, under {_FIXED}")
+    _, hop_limit, position, flags, source, destination = _FIELDS.unpack_from(data)
     count = flags & _COUNT_MASK
     if flags & _RESERVED:
         raise DecodeError("reserved flag set in a routed header")
@@ -148,17 +152,22 @@ def decode_header(data: bytes | memoryview, *, max_body: int) -> RoutedHeader:
         raise DecodeError("hop limit 0")
     if count > MAX_RELAYS or position > count:
         raise DecodeError(f"relay list of {count} with next {position}")
-    source = NodeId.from_raw(r.raw(32))
-    destination = NodeId.from_raw(r.raw(32))
-    relays = tuple(r.raw(PREFIX_SIZE) for _ in range(count))
-    if r.remaining > max_body:
-        raise DecodeError(f"body of {r.remaining} bytes over {max_body}")
+    end = _FIXED + count * PREFIX_SIZE
+    if size < end:
+        raise DecodeError(f"routed header of {size} bytes, under {end} for {count} relays")
+    if size - end > max_body:
+        raise DecodeError(f"body of {size - end} bytes over {max_body}")
+    if count == 1:
+        relays: tuple[bytes, ...] = (bytes(data[_FIXED:end]),)
+    else:
+        listed = bytes(data[_FIXED:end])
+        relays = tuple(listed[i : i + PREFIX_SIZE] for i in range(0, len(listed), PREFIX_SIZE))
     return RoutedHeader(
-        kind=RoutingPacket(kind),
+        kind=_KINDS[kind],
         hop_limit=hop_limit,
         next=position,
-        source=source,
-        destination=destination,
+        source=NodeId(source),  # exactly 32 bytes: what from_raw would check
+        destination=NodeId(destination),
         relays=relays,
         stream_path=bool(flags & STREAM_PATH),
     )

@@ -76,10 +76,12 @@ class SessionVerbs:
                 or the driver stopped.
         """
         view = memoryview(data)
+        whole = type(data) is bytes and len(data) <= _WRITE_CHUNK  # immutable: kept as is
         while True:
             self._require_running()
             chunk = view[:_WRITE_CHUNK]
-            taken = self.node.stream_send(stream, bytes(chunk), self.now())
+            piece = data if whole and len(chunk) == len(data) else bytes(chunk)
+            taken = self.node.stream_send(stream, piece, self.now())
             view = view[taken:]
             if not view:
                 self._pump()
