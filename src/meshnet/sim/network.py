@@ -22,6 +22,14 @@ freezes the object; restart resumes it, first reporting the transports that died
 
 Every change of link or node state bumps ``version``, which invalidates the cached
 ``GroundTruth`` used by metrics.
+
+In a partitioned run (``parallel.py``) each worker process holds the whole network but
+drives only its own nodes (``local``): the others are built (their ``NodeId`` is
+needed) and never get an input. A frame for a node of another worker is fated here,
+on the sender's side (its queue, loss and delay), and put in ``outbox`` as a
+``RemoteItem``; the receiving worker schedules it with ``deliver_remote``. A close is
+carried the same way; dialling across the cut fails, and faults are refused (a worker
+cannot take down a link it only half holds).
 """
 
 from __future__ import annotations
@@ -48,12 +56,20 @@ from meshnet.sim.scheduler import Scheduler
 from meshnet.sim.topology import Topology
 from meshnet.sim.trace import Trace
 
-__all__ = ["ENDPOINT_PREFIX", "SimNetwork"]
+__all__ = ["ENDPOINT_PREFIX", "REMOTE_CLOSE", "REMOTE_FRAME", "RemoteItem", "SimNetwork"]
 
 ENDPOINT_PREFIX = "sim:"
 """Endpoints in the simulator are ``sim:<node index>``."""
 
 Edge = tuple[int, int]
+
+REMOTE_FRAME = 0
+"""A ``RemoteItem`` carrying a frame."""
+REMOTE_CLOSE = 1
+"""A ``RemoteItem`` telling the receiving end that its peer closed the carrier."""
+
+RemoteItem = tuple[float, int, int, int, int, int, bytes]
+"""``(time, kind, a, b, receiving side, link epoch, frame)`` for another worker."""
 
 
 class SimNetwork:
@@ -67,6 +83,8 @@ class SimNetwork:
         profile: the default link profile.
         overrides: profiles for particular edges ``(a, b)`` with ``a < b``.
         trace: where records go; a fresh ``Trace`` by default.
+        local: for a worker of a partitioned run, which nodes it drives (the others
+            run in other workers); None drives them all.
     """
 
     def __init__(
@@ -79,8 +97,17 @@ class SimNetwork:
         profile: LinkProfile | None = None,
         overrides: Mapping[Edge, LinkProfile] | None = None,
         trace: Trace | None = None,
+        local: Sequence[bool] | None = None,
     ) -> None:
         self.topology = topology
+        if local is not None and len(local) != topology.nodes:
+            raise ConfigError("a partition needs one flag per node")
+        self.local = [True] * topology.nodes if local is None else list(local)
+        """Which nodes this process drives; all but in a worker of a partitioned run."""
+        self.partitioned = local is not None
+        self.outbox: list[RemoteItem] = []
+        """What goes to other workers at the next barrier (partitioned runs only)."""
+        self._cross: dict[Edge, Carrier] = {}
         self.scheduler = scheduler
         self.trace = trace if trace is not None else Trace()
         self._factory = node_factory
@@ -132,6 +159,8 @@ class SimNetwork:
         """
         if self.nodes:
             raise StateError("the network has already started")
+        if self.partitioned and any(link.profile.down for link in self.links.values()):
+            raise ConfigError("scheduled link outages are not simulated in a partitioned run")
         now = self.scheduler.now
         for index in range(self.topology.nodes):
             self.nodes.append(SimNode(index=index, host=self, node=self._build(index, 0)))
@@ -140,14 +169,16 @@ class SimNetwork:
             if sn.node_id in owners:
                 raise StateError(f"nodes {owners[sn.node_id]} and {sn.index} share a NodeId")
             owners[sn.node_id] = sn.index
-            self.trace.record(now, "node", node=sn.index, id=str(sn.node_id))
+            if self.local[sn.index]:
+                self.trace.record(now, "node", node=sn.index, id=str(sn.node_id))
         for link in self.links.values():
             for start, end in link.profile.down:
                 self.scheduler.call_at(start, self._outage, (link, True))
                 self.scheduler.call_at(end, self._outage, (link, False))
             self._open_carrier(link, now)
         for sn in self.nodes:
-            sn.pump(now)
+            if self.local[sn.index]:
+                sn.pump(now)
 
     def _outage(self, args: tuple[SimLink, bool]) -> None:
         link, begins = args
@@ -181,8 +212,12 @@ class SimNetwork:
             return
         carrier = Carrier(link, (na.new_transport_id(), nb.new_transport_id()))
         link.carrier = carrier
+        if self.local[link.a] != self.local[link.b]:
+            self._cross[(link.a, link.b)] = carrier  # opened once: dials cannot cross
         opener = link.a if dialer is None else dialer
         for side, sn in ((0, na), (1, nb)):
+            if not self.local[sn.index]:
+                continue
             sn.transports[carrier.transports[side]] = carrier
             own_dial = dial if sn.index == dialer else None
             self.scheduler.call_at(
@@ -221,7 +256,10 @@ class SimNetwork:
             sender = link.a if side == 0 else link.b
             direction = link.direction_from(sender)
             when = max(now + link.profile.latency, direction.last_arrival)
-            self.scheduler.call_at(when, self._peer_close, (carrier, other, link.epoch))
+            if self.local[link.b if other else link.a]:
+                self.scheduler.call_at(when, self._peer_close, (carrier, other, link.epoch))
+            else:
+                self.outbox.append((when, REMOTE_CLOSE, link.a, link.b, other, link.epoch, b""))
 
     def _peer_close(self, args: tuple[Carrier, int, int]) -> None:
         carrier, side, epoch = args
@@ -260,8 +298,27 @@ class SimNetwork:
             _refuse(direction, data, DropReason.DOWN)
             return
         epoch = link.epoch
-        for arrival, frame in direction.transmit(data, now):
-            self.scheduler.call_at(arrival, self._arrive, (carrier, 1 - side, epoch, frame))
+        if self.local[link.b if side == 0 else link.a]:
+            for arrival, frame in direction.transmit(data, now):
+                self.scheduler.call_at(arrival, self._arrive, (carrier, 1 - side, epoch, frame))
+        else:
+            a, b, outbox = link.a, link.b, self.outbox
+            for arrival, frame in direction.transmit(data, now):
+                outbox.append((arrival, REMOTE_FRAME, a, b, 1 - side, epoch, frame))
+
+    def deliver_remote(self, items: Sequence[RemoteItem]) -> None:
+        """Schedule what other workers sent to this one's nodes (a partitioned run).
+
+        Items are scheduled in the order of their ``(time, kind, a, b, side)`` (a stable
+        sort, so a duplicated frame keeps its place): entries at equal times then run in
+        an order that depends on the items alone, not on which worker sent them first.
+        """
+        for when, kind, a, b, side, epoch, data in sorted(items, key=lambda x: x[:5]):
+            carrier = self._cross[(a, b)]
+            if kind == REMOTE_FRAME:
+                self.scheduler.call_at(when, self._arrive, (carrier, side, epoch, data))
+            else:
+                self.scheduler.call_at(when, self._peer_close, (carrier, side, epoch))
 
     def _arrive(self, args: tuple[Carrier, int, int, bytes]) -> None:
         carrier, side, epoch, data = args
@@ -307,6 +364,8 @@ class SimNetwork:
             reason = "no answer: the node is down"
         elif link.carrier is not None:
             reason = "a carrier to this neighbour is already open"
+        elif not self.local[target]:
+            reason = "the link joins two workers of a partitioned run: it cannot be dialled"
         else:
             self.trace.record(now, "dial", node=sender.index, endpoint=request.endpoint, ok=True)
             self._open_carrier(link, now, dialer=sender.index, dial=request.dial)

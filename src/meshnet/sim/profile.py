@@ -156,6 +156,21 @@ class LinkProfile:
         return self.latency
 
     @property
+    def delay_floor(self) -> float:
+        """The least one-way propagation delay any frame sees (serialization not counted).
+
+        ``latency`` without jitter and with exponential jitter (it only adds delay),
+        ``latency - jitter`` with uniform jitter, and 0 with normal jitter (unbounded
+        below, clipped at 0). A partitioned run needs it above 0 on the links between
+        its workers: it is how far ahead one worker may run of another (its lookahead).
+        """
+        if not self.jitter or self.jitter_model is JitterModel.EXPONENTIAL:
+            return self.latency
+        if self.jitter_model is JitterModel.UNIFORM:
+            return max(0.0, self.latency - self.jitter)
+        return 0.0
+
+    @property
     def expected_loss(self) -> float:
         """Long-run loss rate of the independent and bursty processes combined."""
         bursty = self.burst_loss.mean_loss if self.burst_loss is not None else 0.0

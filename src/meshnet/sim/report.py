@@ -42,6 +42,8 @@ class RunReport:
     metrics: Metrics
     wall_seconds: float | None = None
     """Wall-clock time of the run, when the caller measured it (never in the trace)."""
+    worker_cpu_seconds: tuple[float, ...] | None = None
+    """CPU seconds of each worker process of a partitioned run (never in the trace)."""
 
 
 def _ms(value: float | None) -> str:
@@ -75,6 +77,9 @@ def format_report(report: RunReport) -> str:
     if report.wall_seconds is not None:
         rate = report.virtual_time / report.wall_seconds if report.wall_seconds > 0 else 0.0
         lines.append(f"wall clock {report.wall_seconds:.2f} s ({rate:.1f} simulated s per s)")
+    if report.worker_cpu_seconds is not None:
+        cpu = ", ".join(f"{c:.1f}" for c in report.worker_cpu_seconds)
+        lines.append(f"workers    {len(report.worker_cpu_seconds)}: CPU s {cpu}")
     lines += [
         f"delivery   {m.delivered}/{m.offered} = {_pct(m.pdr)}; among reachable "
         f"{_pct(m.pdr_reachable)}; refused {m.refused}, duplicates {m.duplicates}, "

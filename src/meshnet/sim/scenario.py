@@ -18,7 +18,7 @@ topology; edges named by overrides and faults must exist in it, so a random topo
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,7 @@ class Scenario:
         seed: int | None = None,
         trace: Trace | None = None,
         duration: float | None = None,
+        local: Sequence[bool] | None = None,
     ) -> Simulation:
         """A started ``Simulation`` of this scenario.
 
@@ -132,6 +133,7 @@ class Scenario:
             seed: overrides the scenario's seed.
             trace: where records go.
             duration: overrides the scenario's duration.
+            local: the nodes one worker of a partitioned run drives (``parallel.py``).
         """
         run_seed = seed if seed is not None else self.seed
         try:
@@ -147,6 +149,7 @@ class Scenario:
                 duration=duration if duration is not None else self.duration,
                 trace=trace,
                 name=self.name,
+                local=local,
             )
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: {exc}") from None

@@ -98,6 +98,19 @@ class Scheduler:
         if end > clock.now:
             clock.advance_to(end)
 
+    def run_before(self, end: float) -> None:
+        """Run every entry due strictly before ``end``; the clock stays at the last one.
+
+        A partitioned run (``parallel.py``) runs its windows this way: what is due at
+        ``end`` itself may still be joined by frames from another worker.
+        """
+        heap, clock, pop = self._heap, self.clock, heapq.heappop
+        while heap and heap[0][0] < end:
+            when, _, callback, arg = pop(heap)
+            clock.advance_to(when)
+            self.events_run += 1
+            callback(arg)
+
     def run_for(self, seconds: float) -> None:
         """Run ``seconds`` of simulated time from now."""
         if seconds < 0:

@@ -83,6 +83,8 @@ class Simulation:
         duration: seconds of traffic (sources stop then); None for open-ended runs.
         trace: where records go; a new ``Trace`` by default.
         name: a label for reports.
+        local: for a worker of a partitioned run (``parallel.py``), the nodes it
+            drives; None (the default) drives them all.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Simulation:
         duration: float | None = None,
         trace: Trace | None = None,
         name: str = "simulation",
+        local: Sequence[bool] | None = None,
     ) -> None:
         self.name = name
         self.seed = seed
@@ -119,6 +122,7 @@ class Simulation:
             profile=profile,
             overrides=overrides,
             trace=self.trace,
+            local=local,
         )
         specs = tuple(traffic)
         if self.measure.probe_pairs:
@@ -188,6 +192,8 @@ class Simulation:
         self.scheduler.call_at(max(fault.at, self.now), self._apply, fault)
 
     def _apply(self, fault: FaultSpec) -> None:
+        if self.network.partitioned:
+            raise StateError("faults are not simulated in a partitioned run")
         fault.apply(self.network)
         self.trace.record(
             self.now, "fault", **fault.describe(), probe_reach=self.traffic.probe_reachability()
@@ -234,11 +240,12 @@ class Simulation:
     def finish(self) -> Metrics:
         """Record the link totals and return the metrics (once; later calls repeat them)."""
         if self._finished is None:
-            self.trace.record(self.now, "links", **self._link_summary())
+            self.trace.record(self.now, "links", **self.link_summary())
             self._finished = self.metrics.finish(self.now)
         return self._finished
 
-    def _link_summary(self) -> dict[str, Any]:
+    def link_summary(self) -> dict[str, Any]:
+        """Frames and bytes put on links, drops by reason, bytes per link (the totals)."""
         drops: dict[str, int] = {}
         usage = []
         frames = 0
@@ -269,7 +276,7 @@ class Simulation:
     def report(self) -> RunReport:
         """The report of the run so far (finishing it)."""
         metrics = self.finish()
-        summary = self._link_summary()
+        summary = self.link_summary()
         return RunReport(
             name=self.name,
             seed=self.seed,

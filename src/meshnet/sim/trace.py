@@ -74,6 +74,11 @@ class Trace:
         self.records: list[Record] = []
         self.frames_hashed = 0
 
+    @property
+    def writes_frames(self) -> bool:
+        """Whether frame records go to the file."""
+        return self._frames and self._sink is not None
+
     def subscribe(self, callback: Callable[[Record], None]) -> None:
         """Call ``callback(record)`` for every record from now on."""
         self._subscribers.append(callback)
@@ -106,6 +111,16 @@ class Trace:
                 f'{{"t":{t!r},"kind":"frame","src":{src},"dst":{dst},'
                 f'"size":{len(data)},"sha":"{digest}"}}\n'
             )
+
+    def fold(self, *, digest: str, content: str, frames: int) -> None:
+        """Fold another trace's digests into this one's (a worker of a partitioned run).
+
+        The merged trace of a partitioned run holds every worker's records; each worker
+        hashed the frames it delivered, and its digests are folded in, in worker order.
+        """
+        self._hash.update(f"worker {digest}\n".encode())
+        self._content.update(f"worker {content}\n".encode())
+        self.frames_hashed += frames
 
     def digest(self) -> str:
         """SHA-256 (hex) of the records and the frames' times, ends and sizes so far."""

@@ -245,6 +245,11 @@ class TrafficGenerator:
         now = network.scheduler.now
         msg = self._next_msg
         self._next_msg += 1
+        if not network.local[src]:
+            # A partitioned run: every worker draws the same traffic; the source's
+            # worker sends and records it, the others only learn where it goes.
+            self._pending[msg] = dst
+            return msg
         truth = network.truth()
         best = truth.best_delay(src, dst)
         fields: dict[str, object] = {

@@ -6,6 +6,7 @@ nodes are the real ``meshnet`` node unless the scenario's ``node`` key or ``--no
 names another factory (``package.module:attribute``). ``--trace`` writes every record
 as JSON lines (``--trace-frames`` adds one line per frame), ``--plot DIR`` draws PNG
 figures (needs matplotlib) and ``--json`` prints the report as one JSON object.
+``--workers N`` splits the nodes among N processes (``meshnet.sim.parallel``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from meshnet.errors import ConfigError
+from meshnet.sim.parallel import run_partitioned
 from meshnet.sim.plots import require_matplotlib, write_plots
 from meshnet.sim.registry import resolve_node_factory
 from meshnet.sim.report import format_report, report_to_json
@@ -67,6 +69,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--plot", type=Path, default=None, metavar="DIR", help="write PNG figures into DIR"
     )
     run.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the nodes among N processes (deterministic for a given N; "
+        "no faults; docs/simulator.md)",
+    )
     run.set_defaults(handler=_run)
 
 
@@ -92,12 +102,25 @@ def _run(args: argparse.Namespace) -> int:
                 raise ConfigError(f"{args.trace}: cannot write the trace: {exc.strerror}") from None
         trace = Trace(sink=sink, frames=args.trace_frames or scenario.trace_frames)
         started = time.perf_counter()
-        sim = scenario.build(
-            node_factory=factory, seed=args.seed, trace=trace, duration=args.duration
-        )
-        report = sim.run()
+        if args.workers != 1:
+            report = run_partitioned(
+                scenario,
+                workers=args.workers,
+                node=args.node if args.node is not None else scenario.node,
+                seed=args.seed,
+                duration=args.duration,
+                trace=trace,
+            )
+        else:
+            report = scenario.build(
+                node_factory=factory, seed=args.seed, trace=trace, duration=args.duration
+            ).run()
         report = dataclasses.replace(report, wall_seconds=time.perf_counter() - started)
-    written = write_plots(report, sim.topology, args.plot) if args.plot is not None else []
+    if args.plot is not None:
+        topology = scenario.topology.build(args.seed if args.seed is not None else scenario.seed)
+        written = write_plots(report, topology, args.plot)
+    else:
+        written = []
     if args.json:
         print(json.dumps(report_to_json(report)))
         return 0
