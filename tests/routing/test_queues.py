@@ -196,3 +196,15 @@ def test_bounds_and_order_per_neighbour_and_source_always_hold(
             tag = via.raw[:1] + source.raw[:1]
             numbers = [int.from_bytes(p[2:6], "big") for p in out if p[:2] == tag]
             assert numbers == sorted(numbers)  # each lane's packets stay in order
+
+
+def test_a_lane_that_empties_leaves_no_credit_to_the_next_one() -> None:
+    # A's lane empties with 50 bytes of credit left; the next lane to open (C) must
+    # start with none, as a new lane does (lanes are reused, not rebuilt, per packet)
+    q = queue(quantum=100)
+    Via(q).push(A, b"a" * 50)
+    for _ in range(4):
+        Via(q).push(B, b"b" * 100)
+    assert q.pop() == b"a" * 50
+    Via(q).push(C, b"c" * 150)  # needs two turns of credit
+    assert [p[:1] for p in drain(q)] == [b"b", b"b", b"c", b"b", b"b"]

@@ -68,7 +68,16 @@ class _Lanes:
     or, one level up, another ``_Lanes``. Counts the packets and bytes of everything
     below, and has its own DRR credit when it is a lane itself."""
 
-    __slots__ = ("_active", "_lanes", "_nested", "_quantum", "_turn_started", "bytes", "deficit")
+    __slots__ = (
+        "_active",
+        "_lanes",
+        "_nested",
+        "_quantum",
+        "_spare",
+        "_turn_started",
+        "bytes",
+        "deficit",
+    )
 
     def __init__(self, quantum: int, *, nested: bool) -> None:
         self._quantum = quantum
@@ -76,6 +85,7 @@ class _Lanes:
         self._lanes: dict[bytes, _Fifo | _Lanes] = {}
         self._active: deque[bytes] = deque()  # the round; every lane in it has packets
         self._turn_started = False
+        self._spare: _Fifo | _Lanes | None = None  # the last lane that emptied, for reuse
         self.bytes = 0
         self.deficit = 0
 
@@ -91,9 +101,12 @@ class _Lanes:
         assert key is not None
         lane = self._lanes.get(key)
         if lane is None:
-            lane = self._lanes[key] = (
-                _Lanes(self._quantum, nested=False) if self._nested else _Fifo()
-            )
+            lane = self._spare
+            if lane is None:
+                lane = _Lanes(self._quantum, nested=False) if self._nested else _Fifo()
+            else:
+                self._spare = None
+            self._lanes[key] = lane
             self._active.append(key)
         lane.push(inner, packet, None)
         self.bytes += len(packet)
@@ -162,6 +175,13 @@ class _Lanes:
         if lane:
             return
         del self._lanes[key]
+        # Reused by the next lane that opens: on a relay each packet usually leaves
+        # before the next arrives, which would otherwise build and drop a lane (two
+        # levels of them) per packet. An empty lane holds nothing but its credit.
+        lane.deficit = 0
+        if isinstance(lane, _Lanes):
+            lane._turn_started = False
+        self._spare = lane
         active = self._active
         if active[0] == key:
             active.popleft()
