@@ -86,3 +86,16 @@ def test_removed_peer_is_forgotten() -> None:
     assert t.remove(EP) is not None
     assert t.due(10.0) == [] and t.entries() == []
     assert t.remove(EP) is None
+
+
+def test_an_endpoint_that_proves_our_own_identity_is_not_dialled_again() -> None:
+    t = table()
+    t.add(EP, None, now=0.0)
+    ((dial, _),) = t.due(0.0)
+    entry = t.reached_self(dial, "the peer proved our own identity")
+    assert entry is not None and entry.own_address and entry.dialing is None
+    assert t.get_timer() is None and t.due(1e9) == []  # never again, no timer left
+    assert t.reached_self(dial, "again") is None  # the dial is settled
+    t.add(EP, None, now=2e9)  # the user configures it anew: it is dialled again
+    ((_, again),) = t.due(2e9)
+    assert again is entry and not entry.own_address and entry.failures == 0

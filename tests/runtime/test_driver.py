@@ -10,7 +10,7 @@ import pytest
 from tests.runtime.rawpeer import RawPeer
 from tests.runtime.support import make_node, run, started
 
-from meshnet.errors import ConfigError, StateError
+from meshnet.errors import ConfigError, LocalError, StateError
 from meshnet.link.config import LinkConfig
 from meshnet.node.config import NodeConfig
 from meshnet.node.events import (
@@ -353,6 +353,33 @@ def test_a_listener_answers_inside_the_pump_and_subscriptions_still_see_everythi
         finally:
             await a.stop()
             await b.stop()
+
+    run(main())
+
+
+def test_our_own_address_is_reported_once_and_not_redialled() -> None:
+    """A bootstrap list naming every node of a group names us too: one try, then never."""
+
+    async def main() -> None:
+        driver = await started("a", config=QUICK_REDIAL)
+        try:
+            me = driver.node.node_id
+            with pytest.raises(LocalError, match="own id"):
+                driver.connect(driver.listening[0], expected_peer=me)
+            with pytest.raises(LocalError, match="own id"):
+                driver.disconnect_peer(me)
+            with pytest.raises(LocalError, match="itself"):
+                await driver.trace(me)
+            events = driver.subscribe(kinds=[PeerDialFailed, PeerConnected])
+            driver.connect(driver.listening[0])
+            failed = await wait(events.get())
+            assert isinstance(failed, PeerDialFailed)
+            assert failed.retry_in is None and "not dialled again" in failed.reason
+            (peer,) = driver.status().node.peers
+            assert not peer.connected and not peer.dialing and "own identity" in peer.last_error
+            assert driver.node.peers.get_timer() is None  # no attempt is scheduled
+        finally:
+            await driver.stop()
 
     run(main())
 

@@ -113,6 +113,8 @@ class LinkHandshakeFailed:
     """HANDSHAKE_TIMEOUT, HANDSHAKE_FAILED or PEER_MISMATCH."""
     detail: str
     """A human-readable explanation, e.g. which identity the peer proved instead."""
+    to_self: bool = False
+    """The peer proved our own identity: the endpoint reaches this very node."""
 
 
 LinkEvent = (

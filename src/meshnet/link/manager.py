@@ -305,12 +305,23 @@ class LinkManager:
             raise DecodeError(f"unknown frame type {kind:#x}")
 
     def _handshake_failed(
-        self, t: _Transport, *, outbound: bool, reason: CloseReason, detail: str
+        self,
+        t: _Transport,
+        *,
+        outbound: bool,
+        reason: CloseReason,
+        detail: str,
+        to_self: bool = False,
     ) -> None:
         """Report a handshake that ended without a link; a stream carrying it is shut."""
         self._events.append(
             LinkHandshakeFailed(
-                transport=t.id, endpoint=t.endpoint, outbound=outbound, reason=reason, detail=detail
+                transport=t.id,
+                endpoint=t.endpoint,
+                outbound=outbound,
+                reason=reason,
+                detail=detail,
+                to_self=to_self,
             )
         )
         if not t.datagram and t.link is None:
@@ -416,7 +427,11 @@ class LinkManager:
             self._drop("link_to_self")
             detail = "the peer proved our own identity (a link to ourselves)"
             self._handshake_failed(
-                t, outbound=handshake.outbound, reason=CloseReason.PEER_MISMATCH, detail=detail
+                t,
+                outbound=handshake.outbound,
+                reason=CloseReason.PEER_MISMATCH,
+                detail=detail,
+                to_self=True,
             )
             return
         self._reserved.add(handshake.local_index)  # still ours: the connection takes it

@@ -90,7 +90,8 @@ class PeerDialFailed:
     reason: str
     """What went wrong (refused, timed out, the wrong identity ...)."""
     retry_in: float | None
-    """Seconds until the next attempt, or None when the endpoint is not configured."""
+    """Seconds until the next attempt; None when none follows (the endpoint is not
+    configured, or it proved to be this node's own address)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

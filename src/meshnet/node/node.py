@@ -42,7 +42,7 @@ from collections import deque
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
-from meshnet.errors import StateError, UnknownPeerError
+from meshnet.errors import LocalError, StateError, UnknownPeerError
 from meshnet.ids import LinkId, MessageId, StreamId, TransportId
 from meshnet.link.events import (
     LinkClosed,
@@ -166,7 +166,12 @@ class Node:
         Args:
             endpoint: the driver's address form, e.g. ``tcp:192.0.2.7:4100``.
             expected_peer: the NodeId it must prove; None learns it (trust on first use).
+
+        Raises:
+            LocalError: ``expected_peer`` is this node's own id.
         """
+        if expected_peer == self.identity.node_id:
+            raise LocalError(f"{expected_peer.short()} is this node's own id")
         self.peers.add(endpoint, expected_peer, now)
         self._start_due_dials(now)
 
@@ -176,9 +181,12 @@ class Node:
         The link must prove ``node``'s identity. Returns the endpoint chosen.
 
         Raises:
-            UnknownPeerError: ``node`` is us, or announced no endpoint we know of.
+            LocalError: ``node`` is this node.
+            UnknownPeerError: ``node`` announced no endpoint we know of.
         """
-        endpoints = self.router.endpoints_of(node) if node != self.identity.node_id else ()
+        if node == self.identity.node_id:
+            raise LocalError(f"{node.short()} is this node's own id")
+        endpoints = self.router.endpoints_of(node)
         if not endpoints:
             raise UnknownPeerError(f"{node.short()} announced no endpoint to link to")
         self.connect(endpoints[0], now, expected_peer=node)
@@ -209,8 +217,11 @@ class Node:
         whether a link was closed.
 
         Raises:
+            LocalError: ``peer`` is this node.
             UnknownPeerError: ``peer`` is neither configured nor linked.
         """
+        if peer == self.identity.node_id:
+            raise LocalError(f"{peer.short()} is this node's own id")
         endpoints = tuple(e.endpoint for e in self.peers.entries() if e.expected == peer)
         for endpoint in endpoints:
             self.peers.remove(endpoint)
@@ -377,6 +388,15 @@ class Node:
             return
         retry = entry.next_attempt - now if entry.next_attempt is not None else None
         self._events.append(PeerDialFailed(endpoint=entry.endpoint, reason=reason, retry_in=retry))
+
+    def _reached_self(self, dial: int, detail: str) -> None:
+        """A configured endpoint is this node's own: reported once, never dialled again."""
+        entry = self.peers.reached_self(dial, f"{detail}; not dialled again")
+        self._others_known = False
+        if entry is not None:
+            self._events.append(
+                PeerDialFailed(endpoint=entry.endpoint, reason=entry.last_error, retry_in=None)
+            )
 
     def transport_writable(self, transport: TransportId, writable: bool, now: float) -> None:
         """The driver's carrier for ``transport`` filled up (False) or drained (True).
@@ -555,7 +575,11 @@ class Node:
                     )
             elif isinstance(event, LinkHandshakeFailed):
                 dial = self._dial_of.pop(event.transport, None)
-                if dial is not None:
+                if dial is None:
+                    pass
+                elif event.to_self:
+                    self._reached_self(dial, event.detail)
+                else:
                     self.dial_failed(dial, now, event.detail)
         return touched
 

@@ -13,6 +13,11 @@ Each peer has at most one attempt in flight, so attempts never pile up. After a 
 jitter halves synchronised retries after a shared outage). A link that was up for
 ``stable_after`` seconds resets the failure count. It never gives up: an emergency
 network must come back on its own whenever the peer does.
+
+The one exception is an endpoint that proved to be this node itself (a bootstrap list
+shared by every node of a group names each of them, us included): dialling it again
+can only reach us again, so it is marked ``own_address`` and left alone until the user
+configures it anew.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class PeerEntry:
     connected_since: float | None = None
     next_attempt: float | None = None
     last_error: str = ""
+    own_address: bool = False  # the endpoint reached this node itself: never redialled
 
 
 class PeerTable:
@@ -65,8 +71,13 @@ class PeerTable:
         if entry is None:
             entry = self._entries[endpoint] = PeerEntry(endpoint=endpoint, expected=expected)
             self._schedule(entry, now)
-        elif expected is not None:
-            entry.expected = expected
+        else:
+            if expected is not None:
+                entry.expected = expected
+            if entry.own_address:  # configured anew: perhaps another node has it now
+                entry.own_address = False
+                entry.failures = 0
+                self._schedule(entry, now)
         return entry
 
     def remove(self, endpoint: str) -> PeerEntry | None:
@@ -130,6 +141,18 @@ class PeerTable:
         entry.failures += 1
         entry.last_error = error
         self._schedule(entry, now + self._backoff.delay(entry.failures, self._entropy))
+
+    def reached_self(self, dial: int, error: str) -> PeerEntry | None:
+        """The dial's handshake proved our own identity: stop dialling that endpoint."""
+        entry = self.entry_for_dial(dial)
+        if entry is None:
+            return None
+        del self._by_dial[dial]
+        entry.dialing = None
+        entry.next_attempt = None
+        entry.own_address = True
+        entry.last_error = error
+        return entry
 
     def link_lost(self, peer: NodeId, now: float) -> None:
         """The link to ``peer`` closed: redial its entries after a backoff."""

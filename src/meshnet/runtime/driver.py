@@ -343,6 +343,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
 
         Raises:
             ConfigError: the endpoint is malformed.
+            LocalError: ``expected_peer`` is this node's own id.
             StateError: the driver is not running.
         """
         self._require_running()
@@ -360,6 +361,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             The endpoint chosen (the first the node announces).
 
         Raises:
+            LocalError: ``node`` is this node.
             UnknownPeerError: ``node`` announced no endpoint we know of.
         """
         self._require_running()
@@ -384,6 +386,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         """Stop keeping links to ``peer`` and close its link (see ``Node.disconnect_peer``).
 
         Raises:
+            LocalError: ``peer`` is this node.
             UnknownPeerError: ``peer`` is neither configured nor linked.
         """
         self._require_running()

@@ -12,7 +12,7 @@ import asyncio
 from typing import Protocol
 
 from meshnet.crypto.identity import NodeId
-from meshnet.errors import StateError
+from meshnet.errors import LocalError, StateError
 from meshnet.ids import StreamId
 from meshnet.node.node import Node
 from meshnet.runtime.pings import PingWaiters, TraceHop
@@ -117,9 +117,12 @@ class SessionVerbs:
             that does not answer within ``timeout`` has ``rtt`` None and the reason.
 
         Raises:
+            LocalError: ``destination`` is this node.
             StateError: there is no route to ``destination`` (or the driver stopped).
         """
         self._require_running()
+        if destination == self.node.node_id:
+            raise LocalError("a node does not trace a route to itself")
         path = self.node.route_to(destination)
         if path is None:
             raise StateError(f"no route to {destination.short()}")
