@@ -116,10 +116,13 @@ def _serve(client: NodeApi, args: argparse.Namespace) -> Answer:
     if not handlers:
         return Answer(None, "no installed plug-in handles messages", status=2)
     names = ", ".join(p.name for p in handlers)
-    print(f"handling received messages with: {names} (Ctrl-C stops)", flush=True)
     handled = 0
     for event in client.events(["MessageReceived"]):
-        if field(event, "event", "kind") != "MessageReceived":
+        kind = field(event, "event", "kind")
+        if kind == "Subscribed":  # only now is no message missed: say so
+            print(f"handling received messages with: {names} (Ctrl-C stops)", flush=True)
+            continue
+        if kind != "MessageReceived":
             continue
         message = to_incoming(event)
         if message is None:
