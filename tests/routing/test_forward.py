@@ -238,18 +238,24 @@ def test_stale_forged_and_baseless_route_errors_are_ignored() -> None:
     assert mesh.nodes[0].router.status(mesh.now).suspended_links == 0
 
 
-def test_a_relay_shares_its_link_fairly_between_two_sources() -> None:
-    """Sources 0 and 1 send through relay 2 to 3; 0 sends ten times as much. The relay's
-    queue toward 3 holds 20: 0 loses its own excess, 1 loses nothing, and they take turns."""
+def two_sources_through_a_relay(*, queue_max_packets: int) -> Mesh:
+    """Nodes 0 and 1 linked to relay 2 (its queue bounded, quantum 100), 2 linked to 3."""
     mesh = Mesh()
     for _ in range(2):
         mesh.add()
-    mesh.add(config=RoutingConfig(queue_max_packets=20, drr_quantum=100))
+    mesh.add(config=RoutingConfig(queue_max_packets=queue_max_packets, drr_quantum=100))
     mesh.add()
     mesh.connect(0, 2)
     mesh.connect(1, 2)
     mesh.connect(2, 3)
     mesh.run_for(3.0)
+    return mesh
+
+
+def test_a_relay_shares_its_link_fairly_between_two_sources() -> None:
+    """Sources 0 and 1 send through relay 2 to 3; 0 sends ten times as much. The relay's
+    queue toward 3 holds 20: 0 loses its own excess, 1 loses nothing, and they take turns."""
+    mesh = two_sources_through_a_relay(queue_max_packets=20)
     for i in range(100):
         mesh.send(0, 3, b"heavy %02d" % i)
     for i in range(10):
@@ -274,15 +280,7 @@ def test_a_relay_claiming_many_sources_gets_one_neighbours_share() -> None:
     """Node 0 pretends to relay for 50 made-up sources (its own prefix as the first relay,
     so relay 2 cannot tell); node 1 sends as itself. Relay 2's queue toward 3 is fair
     between the neighbours the packets came from: 1 gets half the link, not 1/51."""
-    mesh = Mesh()
-    for _ in range(2):
-        mesh.add()
-    mesh.add(config=RoutingConfig(queue_max_packets=40, drr_quantum=100))
-    mesh.add()
-    mesh.connect(0, 2)
-    mesh.connect(1, 2)
-    mesh.connect(2, 3)
-    mesh.run_for(3.0)
+    mesh = two_sources_through_a_relay(queue_max_packets=40)
     ids = [n.node_id for n in mesh.nodes]
     relay = mesh.nodes[2].router
     toward_3 = mesh.wire(2, 3).link_at(2)

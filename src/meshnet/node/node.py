@@ -575,11 +575,9 @@ class Node:
                     )
             elif isinstance(event, LinkHandshakeFailed):
                 dial = self._dial_of.pop(event.transport, None)
-                if dial is None:
-                    pass
-                elif event.to_self:
+                if dial is not None and event.to_self:
                     self._reached_self(dial, event.detail)
-                else:
+                elif dial is not None:
                     self.dial_failed(dial, now, event.detail)
         return touched
 

@@ -119,13 +119,19 @@ class PeerTable:
         endpoint = self._by_dial.get(dial)
         return self._entries.get(endpoint) if endpoint is not None else None
 
+    def _settle(self, dial: int) -> PeerEntry | None:
+        """The entry whose attempt ``dial`` was, no longer in flight (None if forgotten)."""
+        entry = self.entry_for_dial(dial)
+        if entry is not None:
+            del self._by_dial[dial]
+            entry.dialing = None
+        return entry
+
     def dial_succeeded(self, dial: int, peer: NodeId, now: float) -> PeerEntry | None:
         """The dial's handshake completed with ``peer`` (recorded if it was unknown)."""
-        entry = self.entry_for_dial(dial)
+        entry = self._settle(dial)
         if entry is None:
             return None
-        del self._by_dial[dial]
-        entry.dialing = None
         entry.connected_since = now
         entry.last_error = ""
         if entry.expected is None:
@@ -133,22 +139,18 @@ class PeerTable:
         return entry
 
     def dial_failed(self, dial: int, now: float, error: str) -> None:
-        entry = self.entry_for_dial(dial)
+        entry = self._settle(dial)
         if entry is None:
             return
-        del self._by_dial[dial]
-        entry.dialing = None
         entry.failures += 1
         entry.last_error = error
         self._schedule(entry, now + self._backoff.delay(entry.failures, self._entropy))
 
     def reached_self(self, dial: int, error: str) -> PeerEntry | None:
         """The dial's handshake proved our own identity: stop dialling that endpoint."""
-        entry = self.entry_for_dial(dial)
+        entry = self._settle(dial)
         if entry is None:
             return None
-        del self._by_dial[dial]
-        entry.dialing = None
         entry.next_attempt = None
         entry.own_address = True
         entry.last_error = error
