@@ -125,3 +125,61 @@ def test_construction_checks() -> None:
     assert cipher.cipher_name == "AESGCM"
     assert cipher.next_counter == 7
     assert repr(cipher) == "TransportCipher(AESGCM, next_counter=7)"
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    cipher=st.sampled_from(CIPHERS),
+    messages=st.lists(st.tuples(st.binary(max_size=200), st.binary(max_size=20)), max_size=6),
+    header=st.integers(min_value=0, max_value=12),
+)
+def test_into_buffers_give_the_same_bytes_as_encrypt_and_decrypt(
+    cipher: str, messages: list[tuple[bytes, bytes]], header: int
+) -> None:
+    """Sealing into a slice after a header gives encrypt's bytes; opening gives decrypt's."""
+    by_value, into = TransportCipher(cipher, KEY), TransportCipher(cipher, KEY)
+    receiver = TransportCipher(cipher, KEY)
+    for plaintext, ad in messages:
+        frame = bytearray(b"\xee" * header + bytes(len(plaintext) + 16))
+        counter = into.encrypt_into(plaintext, memoryview(frame)[header:], ad)
+        assert (counter, bytes(frame[header:])) == by_value.encrypt(plaintext, ad)
+        assert frame[:header] == b"\xee" * header  # the header room is left alone
+        opened = bytearray(len(plaintext))
+        receiver.decrypt_into(counter, memoryview(frame)[header:], opened, ad)
+        assert opened == plaintext
+    assert into.next_counter == by_value.next_counter == len(messages)
+
+
+@pytest.mark.parametrize("cipher", CIPHERS)
+def test_a_failed_decrypt_into_leaves_no_plaintext_behind(cipher: str) -> None:
+    sender, receiver = TransportCipher(cipher, KEY), TransportCipher(cipher, KEY)
+    counter, ciphertext = sender.encrypt(b"secret words", b"hdr")
+    flipped = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
+    out = bytearray(b"\xaa" * 12)
+    with pytest.raises(AuthenticationError, match="failed authentication"):
+        receiver.decrypt_into(counter, flipped, out, b"hdr")
+    assert out == bytes(12)  # the AEAD wrote unauthenticated plaintext; it is wiped
+    with pytest.raises(AuthenticationError, match="shorter than its tag"):
+        receiver.decrypt_into(counter, ciphertext[:15], bytearray(0), b"hdr")
+    with pytest.raises(AuthenticationError, match="cannot have been used"):
+        receiver.decrypt_into(MAX_NONCE, ciphertext, out, b"hdr")
+    receiver.decrypt_into(counter, ciphertext, out, b"hdr")
+    assert out == b"secret words"
+
+
+def test_into_buffers_of_the_wrong_size_are_refused_without_using_a_counter() -> None:
+    sender, receiver = TransportCipher("ChaChaPoly", KEY), TransportCipher("ChaChaPoly", KEY)
+    for size in (0, 20, 22):
+        with pytest.raises(ValueError, match="must be 21 bytes"):
+            sender.encrypt_into(b"hello", bytearray(size))
+    assert sender.next_counter == 0
+    with pytest.raises(TypeError):
+        sender.encrypt_into(b"hello", bytes(21))  # type: ignore[arg-type]
+    counter, ciphertext = sender.encrypt(b"hello")
+    with pytest.raises(ValueError, match="must be 5 bytes"):
+        receiver.decrypt_into(counter, ciphertext, bytearray(6))
+    sender.clear()
+    with pytest.raises(StateError):
+        sender.encrypt_into(b"hello", bytearray(21))
+    with pytest.raises(StateError):
+        sender.decrypt_into(0, ciphertext, bytearray(5))

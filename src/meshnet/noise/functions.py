@@ -174,6 +174,14 @@ class AEAD(Protocol):
 
     def decrypt(self, nonce: bytes, data: Data, associated_data: Data | None) -> bytes: ...
 
+    def encrypt_into(
+        self, nonce: bytes, data: Data, associated_data: Data | None, buf: bytearray | memoryview
+    ) -> int: ...
+
+    def decrypt_into(
+        self, nonce: bytes, data: Data, associated_data: Data | None, buf: bytearray | memoryview
+    ) -> int: ...
+
 
 class CipherFunctions(ABC):
     """``ENCRYPT()``, ``DECRYPT()`` and ``REKEY()`` for one AEAD, plus its nonce encoding."""

@@ -16,6 +16,10 @@ Rules:
   2^64-1 (§5.1) with ``NonceExhaustedError``, so a counter never repeats or wraps.
 * ``decrypt`` takes the counter from the wire; a bad tag, or a counter no sender could
   have used (negative, or 2^64-1 and above), raises ``AuthenticationError``.
+* ``encrypt_into`` / ``decrypt_into`` do the same into a caller's buffer (exactly the
+  output's size, e.g. a slice of a frame buffer after its header), so a 64 KiB frame is
+  sealed or opened without allocating and zero-filling a fresh 64 KiB object. A failed
+  ``decrypt_into`` zeroes the buffer: unauthenticated plaintext never stays behind.
 * ``rekey`` is §4.2 REKEY (counter unchanged, §11.3); ``clear`` drops the key for good
   (after rotation), after which every call raises ``StateError``.
 """
@@ -25,10 +29,20 @@ from __future__ import annotations
 from cryptography.exceptions import InvalidTag
 
 from meshnet.errors import AuthenticationError, NonceExhaustedError, StateError
-from meshnet.noise.functions import AEAD, CIPHER_FUNCTIONS, MAX_NONCE, CipherFunctions, Data
+from meshnet.noise.functions import (
+    AEAD,
+    CIPHER_FUNCTIONS,
+    MAX_NONCE,
+    TAG_LEN,
+    CipherFunctions,
+    Data,
+)
 from meshnet.noise.symmetric import CipherState
 
-__all__ = ["TransportCipher"]
+__all__ = ["Buffer", "TransportCipher"]
+
+Buffer = bytearray | memoryview
+"""A writable buffer ``encrypt_into`` / ``decrypt_into`` fill."""
 
 
 class TransportCipher:
@@ -104,6 +118,68 @@ class TransportCipher:
         ciphertext = aead.encrypt(self._nonce(counter), plaintext, ad)
         self._sent = counter + 1
         return counter, ciphertext
+
+    def encrypt_into(self, plaintext: Data, out: Buffer, ad: bytes = b"") -> int:
+        """Seal ``plaintext`` under the next counter into ``out``; return the counter.
+
+        Args:
+            plaintext: the message; it must not overlap ``out``.
+            out: a writable buffer of exactly ``len(plaintext) + 16`` bytes (the
+                ciphertext and its tag), e.g. ``memoryview(frame)[header:]``.
+            ad: associated data authenticated but not encrypted.
+
+        Raises:
+            ValueError: ``out`` is not exactly ``len(plaintext) + 16`` bytes.
+            NonceExhaustedError: the counter reached 2^64-1; a new handshake is needed.
+            StateError: the key was cleared.
+        """
+        aead = self._aead
+        if aead is None:
+            raise StateError("this transport cipher's key was cleared")
+        counter = self._sent
+        if counter >= MAX_NONCE:
+            raise NonceExhaustedError("transport counter exhausted; a new handshake is needed")
+        if len(out) != len(plaintext) + TAG_LEN:
+            raise ValueError(
+                f"the output buffer must be {len(plaintext) + TAG_LEN} bytes, not {len(out)}"
+            )
+        aead.encrypt_into(self._nonce(counter), plaintext, ad, out)
+        self._sent = counter + 1
+        return counter
+
+    def decrypt_into(self, counter: int, ciphertext: Data, out: Buffer, ad: bytes = b"") -> None:
+        """Open a message sealed under ``counter`` into ``out``.
+
+        The same checks as ``decrypt``. On failure ``out`` is zeroed, so no
+        unauthenticated plaintext is left in it.
+
+        Args:
+            counter: the counter from the wire.
+            ciphertext: the ciphertext with its tag; it must not overlap ``out``.
+            out: a writable buffer of exactly ``len(ciphertext) - 16`` bytes.
+            ad: the associated data the sender authenticated.
+
+        Raises:
+            ValueError: ``out`` is not exactly ``len(ciphertext) - 16`` bytes.
+            AuthenticationError: the tag does not verify, the ciphertext is shorter than
+                a tag, or ``counter`` is outside ``[0, 2^64-2]``.
+            StateError: the key was cleared.
+        """
+        aead = self._aead
+        if aead is None:
+            raise StateError("this transport cipher's key was cleared")
+        if not 0 <= counter < MAX_NONCE:
+            raise AuthenticationError(f"counter {counter} cannot have been used by a sender")
+        size = len(ciphertext) - TAG_LEN
+        if size < 0:
+            raise AuthenticationError("transport message shorter than its tag")
+        if len(out) != size:
+            raise ValueError(f"the output buffer must be {size} bytes, not {len(out)}")
+        try:
+            aead.decrypt_into(self._nonce(counter), ciphertext, ad, out)
+        except InvalidTag:
+            memoryview(out).cast("B")[:] = bytes(size)
+            raise AuthenticationError("transport message failed authentication") from None
 
     def decrypt(self, counter: int, ciphertext: Data, ad: bytes = b"") -> bytes:
         """Open a message sealed under ``counter``.
