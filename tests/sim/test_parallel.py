@@ -15,7 +15,7 @@ from meshnet.cli.main import main
 from meshnet.crypto.entropy import SeededEntropy
 from meshnet.errors import ConfigError, StateError
 from meshnet.sim import topology as topo
-from meshnet.sim.parallel import lookahead, partition, run_partitioned
+from meshnet.sim.parallel import lookahead, partition, reach, run_partitioned
 from meshnet.sim.registry import resolve_node_factory
 from meshnet.sim.scenario import Scenario, parse_scenario
 from meshnet.sim.trace import Trace, read_trace
@@ -43,12 +43,19 @@ def scenario(**changes: Any) -> Scenario:
     return parse_scenario(data, source="test.toml")
 
 
-def test_partition_cuts_by_position_or_breadth_first_in_even_runs() -> None:
-    line = topo.line(7)  # positions 0..6 along x
-    assert partition(line, 2) == [0, 0, 0, 0, 1, 1, 1]
-    assert partition(line, 3) == [0, 0, 0, 1, 1, 2, 2]
+def test_partition_cuts_by_position_or_breadth_first_in_runs_of_even_load() -> None:
+    line = topo.line(7)  # positions 0..6 along x; loads (degree + 1) 2 3 3 3 3 3 2
+    assert partition(line, 2) == [0, 0, 0, 1, 1, 1, 1]
+    assert partition(line, 3) == [0, 0, 1, 1, 1, 2, 2]
     unplaced = topo.from_edges(6, [(0, 5), (5, 1), (1, 4), (4, 2), (2, 3)])
     assert partition(unplaced, 2) == [0, 0, 1, 1, 1, 0]  # BFS from 0: 0 5 1 | 4 2 3
+    # a dense clique of 5 then a tail of 10: equal loads, not equal node counts
+    clique = [(a, b) for a in range(5) for b in range(a + 1, 5)]
+    tadpole = topo.from_edges(15, clique + [(n, n + 1) for n in range(4, 14)])
+    owner = partition(tadpole, 2)
+    assert owner == [0] * 5 + [1] * 10  # loads 26 and 29; by count 8 and 7 nodes: 35 and 20
+    star = topo.from_edges(4, [(0, 1), (0, 2), (0, 3)])  # loads 4 2 2 2
+    assert partition(star, 4) == [0, 1, 2, 3]  # by load, worker 1 would get no node
     assert partition(line, 1) == [0] * 7
     with pytest.raises(ConfigError, match="--workers"):
         partition(line, 0)
@@ -65,6 +72,21 @@ def test_lookahead_is_the_least_delay_floor_on_the_cut() -> None:
     normal = scenario(links={"jitter_model": "normal"})
     with pytest.raises(ConfigError, match="no delay floor"):
         lookahead(normal, graph, owner)
+
+
+def test_reach_is_the_least_delay_floor_sum_across_the_cut() -> None:
+    s = scenario(
+        topology={"kind": "edges", "nodes": 6, "edges": [[0, 1], [1, 2], [2, 3], [3, 4], [1, 5]]},
+        links={
+            "latency": 0.004,
+            "jitter": 0.001,
+            "override": [{"edges": [[1, 5]], "latency": 0.01}],
+        },
+    )
+    graph = s.topology.build(s.seed)
+    owner = [0, 0, 0, 1, 1, 0]  # the cut is the link 2-3
+    assert reach(s, graph, owner) == pytest.approx([0.012, 0.008, 0.004, 0.004, 0.008, 0.018])
+    assert reach(s, graph, [0] * 6) == [float("inf")] * 6
 
 
 def test_same_seed_and_workers_give_the_same_digest_and_the_serial_run_s_traffic() -> None:

@@ -111,3 +111,21 @@ def test_clock_is_monotonic_and_order_is_stable(times: list[float]) -> None:
     assert [t for t, _ in observed] == sorted(times)
     expected = sorted(range(len(times)), key=lambda i: (times[i], i))
     assert [i for _, i in observed] == expected
+
+
+def test_horizon_is_the_least_time_plus_reach_of_the_entries_not_run() -> None:
+    scheduler = Scheduler()
+    with pytest.raises(StateError, match="track_reach"):
+        scheduler.horizon(0.0)
+    scheduler.call_at(1.0, print, "unknown node")  # tracked from track_reach on, as node -1
+    scheduler.track_reach([0.5, 0.25, float("inf")], floor=0.125)
+    scheduler.call_at(2.0, print, "node 0", 0)
+    scheduler.call_at(1.9, print, "node 1", 1)
+    scheduler.call_at(0.5, print, "node 2: far from every other worker", 2)
+    assert scheduler.horizon(0.0) == 1.125  # the unknown node's entry: 1.0 + floor
+    scheduler.run_before(1.5)
+    assert scheduler.horizon(1.5) == 1.9 + 0.25  # node 1's entry binds, not node 0's
+    scheduler.run_before(2.0)
+    assert scheduler.horizon(2.0) == 2.5
+    scheduler.run_before(3.0)
+    assert scheduler.horizon(3.0) is None

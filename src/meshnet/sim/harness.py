@@ -347,7 +347,7 @@ class SimNode:
         self._timer_at = deadline
         if deadline is not None:
             when = deadline if deadline > now else now
-            self.host.scheduler.call_at(when, self._on_timer, self._timer_gen)
+            self.host.scheduler.call_at(when, self._on_timer, self._timer_gen, self.index)
 
     def _on_timer(self, generation: int) -> None:
         if generation != self._timer_gen or not self.alive:

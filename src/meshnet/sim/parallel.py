@@ -19,13 +19,17 @@ Theory of operation
    direction's queue, loss and delay stream, and handed to the receiver's worker as
    ``RemoteItem``\\s at the next barrier.
 4. **Windows.** No frame crosses the cut in less than the *lookahead* ``L``: the least
-   ``LinkProfile.delay_floor`` of the links crossing it. So once every worker has run
-   every entry before ``t``, a worker may run every entry before ``e + L``, ``e`` the
-   earliest entry pending anywhere (or due to arrive): nothing it could receive meanwhile
-   exists yet. Between two windows every worker sends every other one its items and
-   the earliest time pending at it, and reads theirs (``pipes.py``): all of them then
-   compute the same next window. A run has about ``duration / L`` windows, each
-   costing one message each way per pair of workers.
+   ``LinkProfile.delay_floor`` of the links crossing it; and an entry at a node far
+   from the cut cannot make one before its *reach* (``cut.reach``: the least sum of
+   delay floors on a path across the cut, ``L`` next to it). So once every worker has
+   run every entry before ``t``, all may run every entry before ``h``, the least
+   ``time + reach`` over the entries pending anywhere (or due to arrive;
+   ``Scheduler.horizon``): nothing a worker could receive meanwhile exists yet.
+   Between two windows every worker sends every other one its items and its own
+   ``h``, and reads theirs (``pipes.py``): all of them then compute the same next
+   window. Each costs one message each way per pair of workers; the report counts
+   them, the time each worker waited at them, and the *critical path* (the CPU time
+   of the busiest worker of each window, summed: the run's wall time on idle cores).
 5. **The report** merges the workers' records by ``(time, worker, order)`` into one
    trace (its file and metrics), folds each worker's frame digests into its digests,
    and adds up the link counters (each counter is counted by one side only).
@@ -44,12 +48,13 @@ import multiprocessing
 import os
 import time
 import traceback
-from collections import deque
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from meshnet.errors import ConfigError, StateError
+from meshnet.sim.cut import lookahead, partition, reach
 from meshnet.sim.link import DirectionStats, DropReason
 from meshnet.sim.metrics import MetricsCollector
 from meshnet.sim.network import RemoteItem
@@ -58,10 +63,9 @@ from meshnet.sim.registry import resolve_node_factory
 from meshnet.sim.report import RunReport
 from meshnet.sim.scenario import Scenario
 from meshnet.sim.simulation import Simulation
-from meshnet.sim.topology import Topology
 from meshnet.sim.trace import Record, Trace
 
-__all__ = ["lookahead", "partition", "run_partitioned"]
+__all__ = ["lookahead", "partition", "reach", "run_partitioned"]
 
 _STATS = (
     "frames_offered",
@@ -74,66 +78,6 @@ _STATS = (
     "reordered",
     "corrupted",
 )
-
-
-def partition(topology: Topology, workers: int) -> list[int]:
-    """The worker of every node: contiguous runs of an order that keeps neighbours close.
-
-    Raises:
-        ConfigError: fewer than one worker, or more workers than nodes.
-    """
-    if not 1 <= workers <= topology.nodes:
-        raise ConfigError(f"--workers must lie in [1, {topology.nodes}], got {workers}")
-    if topology.positions is not None:
-        positions = topology.positions
-        order = sorted(range(topology.nodes), key=lambda n: (positions[n][0], n))
-    else:
-        order = _breadth_first(topology)
-    owner = [0] * topology.nodes
-    for rank, node in enumerate(order):
-        owner[node] = rank * workers // topology.nodes
-    return owner
-
-
-def _breadth_first(topology: Topology) -> list[int]:
-    neighbours = topology.neighbours()
-    seen = [False] * topology.nodes
-    order: list[int] = []
-    for root in range(topology.nodes):  # every component, lowest index first
-        if seen[root]:
-            continue
-        seen[root] = True
-        queue = deque([root])
-        while queue:
-            node = queue.popleft()
-            order.append(node)
-            for other in sorted(neighbours[node]):
-                if not seen[other]:
-                    seen[other] = True
-                    queue.append(other)
-    return order
-
-
-def lookahead(scenario: Scenario, topology: Topology, owner: Sequence[int]) -> float:
-    """The least delay floor of the links between two workers (inf when none crosses).
-
-    Raises:
-        ConfigError: a link crossing the cut has no delay floor above 0.
-    """
-    overrides = dict(scenario.overrides)
-    floor = float("inf")
-    for a, b in topology.edges:
-        if owner[a] != owner[b]:
-            profile = overrides.get((a, b), scenario.profile)
-            if profile.delay_floor <= 0.0:
-                raise ConfigError(
-                    f"{scenario.source}: link {a}-{b} joins two workers but has no delay "
-                    f"floor (latency {profile.latency}, jitter {profile.jitter}, "
-                    f"{profile.jitter_model.value} jitter): a partitioned run needs one "
-                    "(exponential jitter, or uniform jitter below the latency)"
-                )
-            floor = min(floor, profile.delay_floor)
-    return floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +97,13 @@ class _Plan:
     owner: list[int]
     ahead: float
     end: float
+    reach: list[float]
 
 
 class _Part:
     """One worker's share of the run: its simulation, stepped window by window."""
 
-    def __init__(self, build: _Build, local: Sequence[bool]) -> None:
+    def __init__(self, build: _Build, local: Sequence[bool], plan: _Plan) -> None:
         self.trace = Trace(keep=True)
         self.sim = build.scenario.build(
             node_factory=resolve_node_factory(build.node),
@@ -167,6 +112,16 @@ class _Part:
             duration=build.duration,
             local=local,
         )
+        # an entry acting on another worker's node does nothing here (traffic it sends)
+        inf = float("inf")
+        ours = [r if here else inf for r, here in zip(plan.reach, local, strict=True)]
+        self.sim.scheduler.track_reach(ours, plan.ahead)
+        self.windows = 0
+        self.wait = 0.0
+        """Wall seconds spent blocked in barriers (wall time less CPU time there)."""
+        self.window_cpu = array("d")
+        """CPU seconds of each window, its barrier included."""
+        self.cpu_mark = time.process_time()
 
     def step(
         self, items: list[RemoteItem], stop: float, final: bool
@@ -177,8 +132,9 @@ class _Part:
             scheduler.run_until_time(stop)
         else:
             scheduler.run_before(stop)
+        self.windows += 1
         out, network.outbox = network.outbox, []
-        return out, scheduler.next_time()
+        return out, scheduler.horizon(stop)
 
     def results(self) -> dict[str, Any]:
         links = []
@@ -194,13 +150,16 @@ class _Part:
             "events": self.sim.scheduler.events_run,
             "links": links,
             "cpu": time.process_time(),
+            "windows": self.windows,
+            "wait": self.wait,
+            "window_cpu": self.window_cpu,
         }
 
 
 def _child_main(build: _Build, pipes: Pipes, me: int, plan: _Plan) -> None:
     mesh = PipeMesh(me, pipes)
     try:
-        part = _Part(build, [w == me for w in plan.owner])
+        part = _Part(build, [w == me for w in plan.owner], plan)
         _windows(part, mesh, plan)
         mesh.send(0, ("results", part.results()))
     except BaseException:
@@ -242,7 +201,7 @@ def run_partitioned(
     topology = scenario.topology.build(run_seed)
     owner = partition(topology, workers)
     end = (duration if duration is not None else scenario.duration) + scenario.measure.drain
-    plan = _Plan(owner, lookahead(scenario, topology, owner), end)
+    plan = _Plan(owner, lookahead(scenario, topology, owner), end, reach(scenario, topology, owner))
     build = _Build(scenario, node, seed, duration)
     context = multiprocessing.get_context("fork")
     pipes = make_pipes(workers)
@@ -259,7 +218,7 @@ def run_partitioned(
             process.start()
             processes.append(process)
         mesh = PipeMesh(0, pipes)
-        part = _Part(build, [w == 0 for w in owner])
+        part = _Part(build, [w == 0 for w in owner], plan)
         _windows(part, mesh, plan)
         children = [_payload(mesh.receive(worker), worker) for worker in mesh.peers]
         return _report(part, children, trace if trace is not None else Trace())
@@ -288,9 +247,9 @@ def _windows(part: _Part, mesh: PipeMesh, plan: _Plan) -> None:
     """Run window after window, exchanging items with every other worker in between.
 
     Every worker computes the same windows: each message carries, beside the items for
-    its receiver, the earliest time anything is pending at its sender.
+    its receiver, its sender's horizon (the items' own bounds included).
     """
-    owner, ahead, end = plan.owner, plan.ahead, plan.end
+    owner, ahead, end, reach = plan.owner, plan.ahead, plan.end, plan.reach
     inbox: list[RemoteItem] = []
     stop, final = min(ahead, end), False
     while True:
@@ -299,10 +258,17 @@ def _windows(part: _Part, mesh: PipeMesh, plan: _Plan) -> None:
             return
         outgoing: dict[int, list[RemoteItem]] = {peer: [] for peer in mesh.peers}
         for item in items:
-            outgoing[owner[item[3] if item[4] else item[2]]].append(item)
-            if earliest is None or item[0] < earliest:
-                earliest = item[0]
+            node = item[3] if item[4] else item[2]
+            outgoing[owner[node]].append(item)
+            bound = item[0] + reach[node]
+            if earliest is None or bound < earliest:
+                earliest = bound
+        wall, cpu = time.perf_counter(), time.process_time()
         answers = mesh.exchange({peer: ("window", (outgoing[peer], earliest)) for peer in outgoing})
+        now = time.process_time()
+        part.wait += (time.perf_counter() - wall) - (now - cpu)
+        part.window_cpu.append(now - part.cpu_mark)
+        part.cpu_mark = now
         inbox = []
         for peer in mesh.peers:
             theirs, their_earliest = _payload(answers[peer], peer)
@@ -314,7 +280,7 @@ def _windows(part: _Part, mesh: PipeMesh, plan: _Plan) -> None:
         elif earliest is None:
             stop = end
         else:
-            stop = min(end, max(stop, earliest) + ahead)
+            stop = min(end, max(stop, earliest))
 
 
 def _report(part: _Part, children: list[dict[str, Any]], trace: Trace) -> RunReport:
@@ -354,6 +320,11 @@ def _report(part: _Part, children: list[dict[str, Any]], trace: Trace) -> RunRep
         content_digest=trace.content_digest(),
         metrics=metrics.finish(sim.now),
         worker_cpu_seconds=tuple(round(result["cpu"], 3) for result in results),
+        worker_wait_seconds=tuple(round(result["wait"], 3) for result in results),
+        windows=part.windows,
+        critical_cpu_seconds=round(
+            sum(map(max, zip(*(result["window_cpu"] for result in results), strict=True))), 3
+        ),
     )
 
 

@@ -44,6 +44,14 @@ class RunReport:
     """Wall-clock time of the run, when the caller measured it (never in the trace)."""
     worker_cpu_seconds: tuple[float, ...] | None = None
     """CPU seconds of each worker process of a partitioned run (never in the trace)."""
+    worker_wait_seconds: tuple[float, ...] | None = None
+    """Wall seconds each worker of a partitioned run spent blocked at window barriers
+    (waiting for the others; never in the trace)."""
+    windows: int | None = None
+    """How many windows a partitioned run took (the barriers between them)."""
+    critical_cpu_seconds: float | None = None
+    """The CPU seconds of the busiest worker of each window, summed over the windows:
+    about the wall time of a partitioned run on idle cores (barrier latency aside)."""
 
 
 def _ms(value: float | None) -> str:
@@ -79,7 +87,13 @@ def format_report(report: RunReport) -> str:
         lines.append(f"wall clock {report.wall_seconds:.2f} s ({rate:.1f} simulated s per s)")
     if report.worker_cpu_seconds is not None:
         cpu = ", ".join(f"{c:.1f}" for c in report.worker_cpu_seconds)
-        lines.append(f"workers    {len(report.worker_cpu_seconds)}: CPU s {cpu}")
+        line = f"workers    {len(report.worker_cpu_seconds)}: CPU s {cpu}"
+        if report.worker_wait_seconds is not None:
+            wait = ", ".join(f"{w:.1f}" for w in report.worker_wait_seconds)
+            line += f"; waiting s {wait}; {report.windows} windows"
+        if report.critical_cpu_seconds is not None:
+            line += f"; critical path {report.critical_cpu_seconds:.1f} CPU s"
+        lines.append(line)
     lines += [
         f"delivery   {m.delivered}/{m.offered} = {_pct(m.pdr)}; among reachable "
         f"{_pct(m.pdr_reachable)}; refused {m.refused}, duplicates {m.duplicates}, "

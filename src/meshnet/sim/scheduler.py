@@ -37,7 +37,7 @@ class Scheduler:
         clock: the clock to advance; a new one starting at 0.0 by default.
     """
 
-    __slots__ = ("_heap", "_seq", "clock", "events_run")
+    __slots__ = ("_bounds", "_heap", "_reach", "_seq", "clock", "events_run")
 
     def __init__(self, clock: VirtualClock | None = None) -> None:
         self.clock = clock if clock is not None else VirtualClock()
@@ -45,14 +45,19 @@ class Scheduler:
         self._seq = 0
         self.events_run = 0
         """How many entries have run so far (a cost measure for benchmarks)."""
+        self._reach: list[float] = []
+        self._bounds: list[tuple[float, float]] | None = None
 
     @property
     def now(self) -> float:
         """The current simulated time."""
         return self.clock.now
 
-    def call_at(self, when: float, callback: Callable[[T], object], arg: T) -> None:
+    def call_at(self, when: float, callback: Callable[[T], object], arg: T, node: int = -1) -> None:
         """Run ``callback(arg)`` at simulated time ``when``.
+
+        ``node`` is the node the entry acts on (-1: none, or not known); it matters only
+        once ``track_reach`` was called.
 
         Raises:
             StateError: ``when`` is before the current time.
@@ -61,6 +66,26 @@ class Scheduler:
             raise StateError(f"cannot schedule at {when!r}, before now ({self.clock.now!r})")
         self._seq += 1
         heapq.heappush(self._heap, (when, self._seq, callback, arg))
+        if self._bounds is not None:
+            heapq.heappush(self._bounds, (when + self._reach[node], when))
+
+    def track_reach(self, reach: list[float], floor: float) -> None:
+        """From now on keep ``horizon``: ``reach[n]`` is the least time after an entry
+        acting on node ``n`` before anything it causes can reach another worker, and
+        ``floor`` that of an entry of no known node (at most every ``reach``)."""
+        self._reach = [*reach, floor]
+        self._bounds = [(when + floor, when) for when, _, _, _ in self._heap]
+        heapq.heapify(self._bounds)
+
+    def horizon(self, done: float) -> float | None:
+        """The least ``when + reach`` over the entries not run yet, once every entry
+        before ``done`` has run (``run_before(done)``); None when none is pending."""
+        bounds = self._bounds
+        if bounds is None:
+            raise StateError("horizon() needs track_reach() first")
+        while bounds and bounds[0][1] < done:
+            heapq.heappop(bounds)
+        return bounds[0][0] if bounds else None
 
     def call_later(self, delay: float, callback: Callable[[T], object], arg: T) -> None:
         """Run ``callback(arg)`` ``delay`` seconds from now (``delay`` >= 0)."""

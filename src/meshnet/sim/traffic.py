@@ -185,14 +185,18 @@ class TrafficGenerator:
                 self._start_probes(flow, spec, now)
             elif isinstance(spec, Burst):
                 for k in range(spec.count):
-                    self._at(spec.at + k * spec.interval, (flow, k, 0))
+                    self._at(spec.at + k * spec.interval, (flow, k, 0), spec.src)
+            elif isinstance(spec, RandomPairs):
+                self._base[flow] = max(spec.start, now)
+                src, dst = self._random_pair(flow, spec)
+                self._at(self._base[flow], (flow, src, dst), src)
             else:
                 self._base[flow] = max(spec.start, now)
-                self._at(self._base[flow], (flow, 0, 0))
+                self._at(self._base[flow], (flow, 0, 0), spec.src)
 
-    def _at(self, when: float, args: tuple[int, int, int]) -> None:
+    def _at(self, when: float, args: tuple[int, int, int], src: int) -> None:
         if when < self.end:
-            self.network.scheduler.call_at(when, self._fire, args)
+            self.network.scheduler.call_at(when, self._fire, args, src)
 
     def _start_probes(self, flow: int, spec: Probes, now: float) -> None:
         sampler, nodes = self._samplers[flow], self.network.topology.nodes
@@ -202,15 +206,18 @@ class TrafficGenerator:
             if pair[0] != pair[1] and pair not in self.probe_pairs:
                 self.probe_pairs.append(pair)
         self._base[flow] = max(spec.start, now)
-        for k in range(len(self.probe_pairs)):
-            self._at(self._probe_time(flow, spec, k, 0), (flow, k, 0))
+        for k, (src, _) in enumerate(self.probe_pairs):
+            self._at(self._probe_time(flow, spec, k, 0), (flow, k, 0), src)
 
     def _probe_time(self, flow: int, spec: Probes, pair: int, n: int) -> float:
         return self._base[flow] + spec.interval * (n + pair / len(self.probe_pairs))
 
     def _fire(self, args: tuple[int, int, int]) -> None:
-        # args: (flow index, message or pair number, round); periodic times are computed
-        # from the start time and the count, never accumulated (no float drift)
+        # args: (flow index, message or pair number, round), or for random pairs (flow
+        # index, source, destination): drawn one message ahead, so that the scheduler
+        # knows the node each entry acts on (the draws keep their order in the stream).
+        # Periodic times are computed from the start time and the count, never
+        # accumulated (no float drift).
         flow, k, n = args
         spec, now = self.specs[flow], self.network.scheduler.now
         stop = spec.stop if not isinstance(spec, Burst) and spec.stop is not None else self.end
@@ -218,15 +225,16 @@ class TrafficGenerator:
             return
         if isinstance(spec, Flow):
             self.send(spec.src, spec.dst, spec.size, flow)
-            self._at(self._base[flow] + (k + 1) / spec.rate, (flow, k + 1, 0))
+            self._at(self._base[flow] + (k + 1) / spec.rate, (flow, k + 1, 0), spec.src)
         elif isinstance(spec, RandomPairs):
+            self.send(k, n, spec.size, flow)
+            when = now + self._samplers[flow].exponential(1.0 / spec.rate)
             src, dst = self._random_pair(flow, spec)
-            self.send(src, dst, spec.size, flow)
-            self._at(now + self._samplers[flow].exponential(1.0 / spec.rate), args)
+            self._at(when, (flow, src, dst), src)
         elif isinstance(spec, Probes):
             src, dst = self.probe_pairs[k]
             self.send(src, dst, spec.size, flow, pair=k)
-            self._at(self._probe_time(flow, spec, k, n + 1), (flow, k, n + 1))
+            self._at(self._probe_time(flow, spec, k, n + 1), (flow, k, n + 1), src)
         else:
             self.send(spec.src, spec.dst, spec.size, flow)
 
