@@ -57,12 +57,11 @@ from meshnet.node.node import Node
 from meshnet.runtime.driver import NodeDriver
 from meshnet.runtime.subscriptions import Subscription
 from meshnet.session.config import SessionConfig
-from support.sealed import BULK, DONE, ECHO, FORWARD, TOTAL, Opener, Sealer
+from support.sealed import BULK, DONE, ECHO, TOTAL, Client
 
 SUPPORT = Path(__file__).with_name("support")
 PAYLOAD = 64 * 1024
 SMALL = 64
-HIGH_WATER = 1 << 20
 TICKS = os.sysconf("SC_CLK_TCK")
 RELAYS = (0, 1, 2)
 ROUTE_WAIT = 30.0
@@ -180,46 +179,36 @@ class Meter:
 class SealedSender:
     def __init__(self, chain: list[Child]) -> None:
         self.chain = chain
-        self.sealer = Sealer(0, FORWARD)
-        self.opener = Opener(0, b"\x00\x00\x00\x02")
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.client = Client()
 
     async def start(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.chain[0].port)
-        self.writer.transport.set_write_buffer_limits(high=HIGH_WATER)  # type: ignore[union-attr]
+        loop = asyncio.get_running_loop()
+        await loop.create_connection(lambda: self.client, "127.0.0.1", self.chain[0].port)
 
     async def _reply(self) -> bytes:
-        assert self.reader is not None
-        while True:
-            replies = self.opener.feed(await self.reader.read(1 << 16))
-            if replies:
-                kind, plain = replies[0]
-                assert kind == DONE
-                return plain
+        kind, plain = await self.client.replies.get()
+        assert kind == DONE
+        return plain
 
     async def bulk(self, total: int) -> None:
-        assert self.writer is not None
-        chunk, seal, writer = os.urandom(PAYLOAD), self.sealer.seal, self.writer
-        writer.write(seal(TOTAL, total.to_bytes(8, "big")))
+        chunk, send = os.urandom(PAYLOAD), self.client.send
+        await send(TOTAL, total.to_bytes(8, "big"))
         for _ in range(total // PAYLOAD):
-            writer.write(seal(BULK, chunk))
-            await writer.drain()
+            await send(BULK, chunk)
         assert int.from_bytes(await self._reply(), "big") == total
 
     async def rtt(self, rounds: int) -> list[float]:
-        assert self.writer is not None
         message, samples = b"E" * SMALL, []
         for _ in range(rounds):
             start = time.perf_counter()
-            self.writer.write(self.sealer.seal(ECHO, message))
+            await self.client.send(ECHO, message)
             assert await self._reply() == message
             samples.append(time.perf_counter() - start)
         return samples
 
     async def stop(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        if self.client.transport is not None:
+            self.client.transport.close()
 
 
 # -- MeshNet's sender -------------------------------------------------------------------
