@@ -202,7 +202,8 @@ class Mesh:
             node = self.nodes[index]
             while (event := node.router.next_event()) is not None:
                 node.events.append(event)
-            for link, packet in node.router.packets_to_send(self.now):
+            for link, sent in node.router.packets_to_send(self.now):
+                packet = bytes(sent)  # what crosses the wire: a Headroom's packet, no room
                 wire = self._by_link.get((node.index, link))
                 if wire is None or not wire.up:
                     continue

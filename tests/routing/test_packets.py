@@ -61,7 +61,7 @@ def test_routed_round_trip(header: RoutedHeader, body: bytes) -> None:
 def test_advance_moves_next_and_spends_one_hop(header: RoutedHeader) -> None:
     if header.hop_limit < 2 or header.next >= len(header.relays):
         return
-    moved, body = decode_routed(advance(encode_routed(header, b"payload")), max_body=100)
+    moved, body = decode_routed(bytes(advance(encode_routed(header, b"payload"))), max_body=100)
     assert body == b"payload"
     assert (moved.next, moved.hop_limit) == (header.next + 1, header.hop_limit - 1)
     assert (moved.source, moved.destination, moved.relays) == (
@@ -74,11 +74,13 @@ def test_advance_moves_next_and_spends_one_hop(header: RoutedHeader) -> None:
 
 def test_a_datagram_link_clears_the_stream_path_flag() -> None:
     data = encode_routed(_header(stream_path=True), b"body")
-    kept, _ = decode_routed(advance(data, stream_link=True), max_body=10)
-    cleared, body = decode_routed(advance(data, stream_link=False), max_body=10)
+    kept, _ = decode_routed(bytes(advance(data, stream_link=True)), max_body=10)
+    cleared, body = decode_routed(bytes(advance(data, stream_link=False)), max_body=10)
     assert kept.stream_path and not cleared.stream_path
     assert (cleared.next, cleared.relays, body) == (1, (b"r" * 8,), b"body")
-    again, _ = decode_routed(advance(encode_routed(_header(), b""), stream_link=True), max_body=1)
+    again, _ = decode_routed(
+        bytes(advance(encode_routed(_header(), b""), stream_link=True)), max_body=1
+    )
     assert not again.stream_path  # a relay never sets it
 
 

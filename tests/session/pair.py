@@ -23,6 +23,7 @@ from meshnet.session.events import (
     StreamWritable,
 )
 from meshnet.session.manager import SessionManager
+from meshnet.session.packets import Packet
 
 
 def identity(seed: int, label: str) -> Identity:
@@ -149,7 +150,8 @@ class SessionPair:
 
     # -- the network ---------------------------------------------------------------------
 
-    def _send(self, side: Side, destination: NodeId, packet: bytes) -> None:
+    def _send(self, side: Side, destination: NodeId, sent: Packet) -> None:
+        packet = bytes(sent)  # what crosses the network: a Headroom's packet, not its room
         peer = self.other(side)
         assert destination == peer.node_id, "a side sent to a node not in the pair"
         if self.capture:

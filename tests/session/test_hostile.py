@@ -47,7 +47,7 @@ def _seal(pair: SessionPair, frames: list[Frame], pn: int = 10_000) -> bytes:
     writer = Writer().varint(pn)
     for frame in frames:
         encode_frame(frame, writer)
-    return session.keys.seal(bytes(writer), pair.now)
+    return bytes(session.keys.seal(bytes(writer), pair.now))
 
 
 def test_random_bytes_are_only_counted_drops() -> None:
@@ -170,7 +170,7 @@ def test_undecodable_frames_in_an_authentic_packet_close_the_session() -> None:
     pair = _established()
     session = pair.a.manager._sessions[pair.b.node_id]
     assert session.keys is not None
-    pair.inject(pair.b, session.keys.seal(b"\x05\x7f", pair.now))  # pn 5, unknown frame
+    pair.inject(pair.b, bytes(session.keys.seal(b"\x05\x7f", pair.now)))  # pn 5, unknown frame
     (closed,) = pair.b.of(SessionClosed)
     assert closed.reason is CloseReason.PROTOCOL_ERROR
 
@@ -207,7 +207,7 @@ def test_init_floods_are_rate_limited() -> None:
         stranger.a.manager.send_datagram(pair.b.node_id, b"x", 0.0)
         for destination, packet in stranger.a.manager.packets_to_send(0.0):
             assert destination == pair.b.node_id
-            pair.b.manager.receive_packet(stranger.a.node_id, packet, 0.0)
+            pair.b.manager.receive_packet(stranger.a.node_id, bytes(packet), 0.0)
     drops = dict(pair.b.manager.status(0.0).drops)
     assert drops["handshake_rate"] == 5
     assert len(pair.b.manager.status(0.0).sessions) == 10

@@ -454,7 +454,7 @@ def test_a_part_filled_tail_waits_for_the_next_write() -> None:
     assert len(sizes) == 8 and min(sizes) > 64_900  # each write fills one with the last tail
     (tail,) = manager.packets_to_send(pair.now)  # the timer: no write came, it goes out
     assert len(tail[1]) < 10_000
-    pair.b.manager.receive_packet(pair.a.node_id, full[1], pair.now)
+    pair.b.manager.receive_packet(pair.a.node_id, bytes(full[1]), pair.now)
     assert manager.packets_to_send(pair.now) == []  # nothing held back any more
 
 

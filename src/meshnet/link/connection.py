@@ -82,6 +82,7 @@ from meshnet.link.status import LinkStatus
 from meshnet.noise.authenticated import AuthenticatedHandshake, HandshakeResult
 from meshnet.noise.replay import ReplayWindow
 from meshnet.noise.transport import TransportCipher
+from meshnet.wire.headroom import Headroom, Outgoing
 
 __all__ = ["REKEY_PROLOGUE", "LinkConnection", "Outbox"]
 
@@ -224,7 +225,7 @@ class LinkConnection:
         self.counters.bytes_sent += len(frame)
         self.counters.frames_sent += 1
 
-    def _seal(self, inner: bytes, now: float) -> None:
+    def _seal(self, inner: bytes | memoryview, now: float) -> None:
         epoch = self._current
         send = epoch.send
         header = _PACK_HEADER(_TRANSPORT_CODE, epoch.remote_index, send.next_counter)
@@ -257,7 +258,7 @@ class LinkConnection:
 
     # -- commands from above ---------------------------------------------------------
 
-    def send_payload(self, payload: bytes, now: float, *, prefix: bytes = b"") -> None:
+    def send_payload(self, payload: Outgoing, now: float, *, prefix: bytes = b"") -> None:
         """Seal ``prefix + payload`` into a DATA frame for the neighbour.
 
         The layer above puts its own type code in ``prefix`` rather than joining it to
@@ -274,7 +275,15 @@ class LinkConnection:
             raise LocalError(
                 f"payload of {size} bytes over the link limit {self._config.max_payload}"
             )
-        self._seal(b"".join((_DATA, prefix, payload)) if prefix else _DATA + payload, now)
+        if isinstance(payload, Headroom):  # a routed packet: the inner type goes in front
+            inner = (
+                payload.view()
+                if payload.prepend(_DATA + prefix)
+                else _DATA + prefix + payload.view()
+            )
+            self._seal(inner, now)
+        else:
+            self._seal(b"".join((_DATA, prefix, payload)) if prefix else _DATA + payload, now)
         if self._current.frames_sent >= self._config.rekey_after_frames and self._rekey is None:
             self._start_rekey(now)
 

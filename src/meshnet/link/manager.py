@@ -46,6 +46,7 @@ from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import INIT_HEADER, TRANSPORT_HEADER, CloseReason, FrameType
 from meshnet.link.state import LinkState
 from meshnet.link.status import LinkManagerStatus
+from meshnet.wire.headroom import Outgoing
 
 __all__ = ["CloseTransport", "LinkManager"]
 
@@ -496,7 +497,7 @@ class LinkManager:
 
     # -- commands from above ---------------------------------------------------------
 
-    def send(self, link: LinkId, payload: bytes, now: float, *, prefix: bytes = b"") -> None:
+    def send(self, link: LinkId, payload: Outgoing, now: float, *, prefix: bytes = b"") -> None:
         """Send ``prefix + payload`` to the neighbour on ``link`` (joined once, when sealed).
 
         Raises:

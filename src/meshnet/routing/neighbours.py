@@ -28,6 +28,7 @@ from meshnet.routing.metrics import LinkEstimator, LinkMetrics
 from meshnet.routing.policy import PathPolicy
 from meshnet.routing.queues import FairQueue
 from meshnet.routing.ratelimit import TokenBucket
+from meshnet.wire.headroom import Outgoing
 
 __all__ = ["Neighbour", "Neighbours"]
 
@@ -67,7 +68,7 @@ class Neighbour:
         """Whether anything waits to go out."""
         return bool(self.control or self.flood or len(self.queue))
 
-    def next_packet(self, lsdb: LinkStateDatabase, now: float) -> bytes | None:
+    def next_packet(self, lsdb: LinkStateDatabase, now: float) -> Outgoing | None:
         """The next packet for this link: control, then announcements, then data."""
         if self.control:
             return self.control.popleft()

@@ -34,12 +34,14 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+from typing import overload
 
 from meshnet.crypto.identity import Identity, NodeId, SignatureVerifier
 from meshnet.errors import DecodeError
 from meshnet.routing.messages import MAX_RELAYS, PREFIX_SIZE, SIGNATURE_SIZE
 from meshnet.wire.buffer import Reader, Writer
 from meshnet.wire.codes import RoutingPacket
+from meshnet.wire.headroom import Headroom, Outgoing
 
 __all__ = [
     "COUNT_OFFSET",
@@ -70,6 +72,7 @@ _ROUTED = (RoutingPacket.DATA, RoutingPacket.ROUTE_ERROR)
 _KINDS = {int(kind): kind for kind in _ROUTED}
 _FIELDS = struct.Struct(">BBBB32s32s")  # the fixed part: a relay reads it in one call
 _FIRST = struct.Struct(">BBBB")
+_FORWARD_ROOM = 8  # in front of a forwarded packet: the link's inner type
 
 
 def header_size(relays: int) -> int:
@@ -113,11 +116,22 @@ class RoutedHeader:
         return header_size(len(self.relays))
 
 
-def encode_routed(header: RoutedHeader, body: bytes) -> bytes:
-    """The packet: header then body (joined once: the body is copied once)."""
+@overload
+def encode_routed(header: RoutedHeader, body: bytes) -> bytes: ...
+@overload
+def encode_routed(header: RoutedHeader, body: Outgoing) -> Outgoing: ...
+def encode_routed(header: RoutedHeader, body: Outgoing) -> Outgoing:
+    """The packet: header then body. A body in a ``Headroom`` gets the header written
+    into its room (no copy; the same object comes back); otherwise they are joined once.
+    """
     count = len(header.relays) | (STREAM_PATH if header.stream_path else 0)
     first = _FIRST.pack(header.kind, header.hop_limit, header.next, count)
-    return b"".join((first, header.source.raw, header.destination.raw, *header.relays, body))
+    fields = (first, header.source.raw, header.destination.raw, *header.relays)
+    if isinstance(body, Headroom):
+        if body.prepend(b"".join(fields)):
+            return body
+        return b"".join((*fields, body.view()))
+    return b"".join((*fields, body))
 
 
 def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:
@@ -173,15 +187,24 @@ def decode_header(data: bytes | memoryview, *, max_body: int) -> RoutedHeader:
     )
 
 
-def advance(data: bytes | memoryview, *, stream_link: bool = True) -> bytes:
+def advance(data: bytes | memoryview, *, stream_link: bool = True) -> Headroom:
     """The packet as the next hop must receive it: ``next`` + 1, ``hop_limit`` - 1, and
     ``STREAM_PATH`` cleared unless the link it leaves on is a stream link.
+
+    One copy of the packet (``data`` may be a view of the link's plaintext, which is not
+    kept), into a ``Headroom`` with room for the link's inner type in front, so the link
+    seals it without joining them.
 
     The caller has checked that the hop limit is above 1 and ``next`` below the count.
     """
     flags = data[COUNT_OFFSET] if stream_link else data[COUNT_OFFSET] & ~STREAM_PATH & 0xFF
-    patched = bytes((data[0], data[HOP_LIMIT_OFFSET] - 1, data[NEXT_OFFSET] + 1, flags))
-    return b"".join((patched, memoryview(data)[COUNT_OFFSET + 1 :]))  # one copy of 64 KiB
+    packet = Headroom.allocate(len(data), _FORWARD_ROOM)
+    buffer = packet.buffer
+    buffer[_FORWARD_ROOM:] = data
+    buffer[_FORWARD_ROOM + HOP_LIMIT_OFFSET] = data[HOP_LIMIT_OFFSET] - 1
+    buffer[_FORWARD_ROOM + NEXT_OFFSET] = data[NEXT_OFFSET] + 1
+    buffer[_FORWARD_ROOM + COUNT_OFFSET] = flags
+    return packet
 
 
 class RouteErrorReason(enum.IntEnum):

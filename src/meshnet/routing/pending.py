@@ -13,6 +13,7 @@ from collections import deque
 
 from meshnet.crypto.identity import NodeId
 from meshnet.deadlines import DeadlineHeap
+from meshnet.wire.headroom import Outgoing
 
 __all__ = ["PendingPackets"]
 
@@ -40,7 +41,7 @@ class PendingPackets:
         self._timeout = timeout
         self._max_packets = max_packets
         self._max_bytes = max_bytes
-        self._queues: dict[NodeId, deque[tuple[float, bytes]]] = {}
+        self._queues: dict[NodeId, deque[tuple[float, Outgoing]]] = {}
         self._deadlines: DeadlineHeap[NodeId] = DeadlineHeap()
         self._count = 0
         self._bytes = 0
@@ -51,7 +52,7 @@ class PendingPackets:
     def __bool__(self) -> bool:
         return self._count > 0
 
-    def hold(self, destination: NodeId, payload: bytes, now: float) -> bool:
+    def hold(self, destination: NodeId, payload: Outgoing, now: float) -> bool:
         """Keep ``payload`` for ``destination``; False when there is no room."""
         if self._count >= self._max_packets or self._bytes + len(payload) > self._max_bytes:
             return False
@@ -68,7 +69,7 @@ class PendingPackets:
         """Destinations with payloads waiting, ascending."""
         return sorted(self._queues)
 
-    def take(self, destination: NodeId) -> list[bytes]:
+    def take(self, destination: NodeId) -> list[Outgoing]:
         """Remove and return every payload waiting for ``destination``, oldest first."""
         queue = self._queues.pop(destination, None)
         if queue is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import deque
 
 from meshnet.crypto.identity import NodeId
+from meshnet.wire.headroom import Outgoing
 
 __all__ = ["FairQueue"]
 
@@ -36,21 +37,21 @@ class _Fifo:
     __slots__ = ("bytes", "deficit", "packets")
 
     def __init__(self) -> None:
-        self.packets: deque[bytes] = deque()
+        self.packets: deque[Outgoing] = deque()
         self.bytes = 0
         self.deficit = 0
 
     def __bool__(self) -> bool:
         return bool(self.packets)
 
-    def push(self, key: bytes | None, packet: bytes, inner: bytes | None) -> None:
+    def push(self, key: bytes | None, packet: Outgoing, inner: bytes | None) -> None:
         self.packets.append(packet)
         self.bytes += len(packet)
 
     def head(self) -> int:
         return len(self.packets[0])
 
-    def take(self) -> bytes:
+    def take(self) -> Outgoing:
         packet = self.packets.popleft()
         self.bytes -= len(packet)
         return packet
@@ -95,7 +96,7 @@ class _Lanes:
     def __len__(self) -> int:
         return len(self._lanes)
 
-    def push(self, key: bytes | None, packet: bytes, inner: bytes | None) -> None:
+    def push(self, key: bytes | None, packet: Outgoing, inner: bytes | None) -> None:
         """Queue ``packet`` in ``key``'s lane (in its ``inner`` lane one level down);
         a new lane joins the round last."""
         assert key is not None
@@ -111,7 +112,7 @@ class _Lanes:
         lane.push(inner, packet, None)
         self.bytes += len(packet)
 
-    def pop(self) -> bytes | None:
+    def pop(self) -> Outgoing | None:
         """The next packet by deficit round robin, or None when empty."""
         active = self._active
         if len(active) == 1:  # alone (see ``head``): no round to run
@@ -148,7 +149,7 @@ class _Lanes:
             self._turn_started = False
         return -1
 
-    def take(self) -> bytes:
+    def take(self) -> Outgoing:
         """The packet ``head`` sized (call ``head`` first; the queue is not empty)."""
         key = self._active[0]
         lane = self._lanes[key]
@@ -220,7 +221,7 @@ class FairQueue:
         """Bytes held."""
         return self._vias.bytes
 
-    def push(self, via: NodeId, source: NodeId, packet: bytes) -> int:
+    def push(self, via: NodeId, source: NodeId, packet: Outgoing) -> int:
         """Queue ``packet`` from ``source``, received from neighbour ``via`` (our own id
         for packets we send).
 
@@ -238,7 +239,7 @@ class FairQueue:
             dropped += 1
         return dropped
 
-    def pop(self) -> bytes | None:
+    def pop(self) -> Outgoing | None:
         """The next packet by deficit round robin, or None when empty."""
         packet = self._vias.pop()
         if packet is not None:

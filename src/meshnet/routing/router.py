@@ -77,6 +77,7 @@ from meshnet.routing.status import (
 )
 from meshnet.routing.table import RouteTable
 from meshnet.wire.codes import RoutingPacket
+from meshnet.wire.headroom import Headroom, Outgoing
 
 __all__ = ["Router"]
 
@@ -423,7 +424,7 @@ class Router:
 
     # -- sending ---------------------------------------------------------------------
 
-    def send(self, destination: NodeId, payload: bytes, now: float) -> None:
+    def send(self, destination: NodeId, payload: Outgoing, now: float) -> None:
         """Originate a packet carrying ``payload`` (opaque here) to ``destination``.
 
         With no path yet, the packet waits up to ``pending_timeout`` for one; what cannot
@@ -439,7 +440,8 @@ class Router:
         self._originated += 1
         if destination == self._me:
             self._delivered += 1
-            self._events.append(PacketDelivered(source=self._me, payload=payload, hops=0))
+            body = payload.view() if isinstance(payload, Headroom) else payload
+            self._events.append(PacketDelivered(source=self._me, payload=body, hops=0))
             return
         self._settle(now, needed=True)
         changed = self._table.use(destination, now)
@@ -451,7 +453,7 @@ class Router:
         elif not self._pending.hold(destination, payload, now):
             self._unreachable(destination, UnreachableReason.PENDING_FULL, 1)
 
-    def _transmit(self, destination: NodeId, path: tuple[NodeId, ...], payload: bytes) -> None:
+    def _transmit(self, destination: NodeId, path: tuple[NodeId, ...], payload: Outgoing) -> None:
         relays = tuple(prefix_of(node) for node in path[:-1])
         ends = (prefix_of(self._me), prefix_of(destination))
         first = self._neighbours.to(path[0])
@@ -507,7 +509,7 @@ class Router:
 
     # -- bytes out -------------------------------------------------------------------
 
-    def _enqueue(self, neighbour: Neighbour, via: NodeId, source: NodeId, packet: bytes) -> None:
+    def _enqueue(self, neighbour: Neighbour, via: NodeId, source: NodeId, packet: Outgoing) -> None:
         self._drop(DropReason.QUEUE_FULL, neighbour.queue.push(via, source, packet))
         self._neighbours.mark(neighbour)
 
@@ -516,7 +518,7 @@ class Router:
             self._drop(DropReason.CONTROL_FULL)
         self._neighbours.mark(neighbour)
 
-    def packets_to_send(self, now: float) -> list[tuple[LinkId, bytes]]:
+    def packets_to_send(self, now: float) -> list[tuple[LinkId, Outgoing]]:
         """Up to ``batch_limit`` packets for neighbours, one link after another.
 
         On each link control packets (summaries, route errors we report) go first, then
@@ -525,7 +527,7 @@ class Router:
         next call. Drivers call this after every input, as with every core.
         """
         self._now = now
-        out: list[tuple[LinkId, bytes]] = []
+        out: list[tuple[LinkId, Outgoing]] = []
         self._backlog = False
         active = self._neighbours.with_output()
         if not active:

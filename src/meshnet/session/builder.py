@@ -28,6 +28,7 @@ from meshnet.session.packets import DATA_OVERHEAD
 from meshnet.session.recovery import LossRecovery, SentPacket
 from meshnet.session.streamset import StreamSet
 from meshnet.wire.buffer import Writer, varint_size
+from meshnet.wire.headroom import Headroom
 
 __all__ = ["PacketBuilder", "PingProbe", "datagram_room"]
 
@@ -113,7 +114,7 @@ class PacketBuilder:
 
     # -- packets -------------------------------------------------------------------------
 
-    def seal_alone(self, frame: Frame, keys: KeyRing, now: float) -> bytes:
+    def seal_alone(self, frame: Frame, keys: KeyRing, now: float) -> Headroom:
         """A packet carrying only ``frame`` (CLOSE while lingering), not tracked."""
         payload = Writer().varint(self.pn)
         encode_frame(frame, payload)
@@ -123,10 +124,10 @@ class PacketBuilder:
         self.packets_sent += 1
         return packet
 
-    def build_all(self, keys: KeyRing, max_packet: int, now: float, budget: int) -> list[bytes]:
+    def build_all(self, keys: KeyRing, max_packet: int, now: float, budget: int) -> list[Headroom]:
         """The packets the window (and owed probes) allows now, stopping once they add up
         to ``budget`` bytes (the caller asks again soon: ``has_more``)."""
-        out: list[bytes] = []
+        out: list[Headroom] = []
         total = 0
         self.held = False
         while total < budget:
@@ -176,7 +177,7 @@ class PacketBuilder:
             or self.probes
         )
 
-    def _build(self, keys: KeyRing, max_packet: int, now: float) -> bytes | None:
+    def _build(self, keys: KeyRing, max_packet: int, now: float) -> Headroom | None:
         probe = self.probes > 0
         acks = self._acks
         if not probe and not (acks.pending and acks.ack_due(now)) and not self._has_work(keys):

@@ -43,7 +43,8 @@ from meshnet.noise.transport import TransportCipher
 from meshnet.session.config import SessionConfig
 from meshnet.session.fragments import Reassembler, split_message
 from meshnet.session.frames import Rekey
-from meshnet.session.packets import DATA_HEADER, PacketType
+from meshnet.session.packets import DATA_HEADER, TAG_SIZE, PacketType
+from meshnet.wire.headroom import Headroom
 
 __all__ = ["REKEY_CHUNK", "REKEY_PROLOGUE", "Epoch", "KeyRing"]
 
@@ -156,15 +157,21 @@ class KeyRing:
 
     # -- packets -------------------------------------------------------------------------
 
-    def seal(self, plaintext: bytes | memoryview, now: float) -> bytes:
-        """A DATA packet carrying ``plaintext`` under the current keys."""
+    def seal(self, plaintext: bytes | memoryview, now: float) -> Headroom:
+        """A DATA packet carrying ``plaintext`` under the current keys, sealed straight
+        into a buffer with room in front for the routed header (``wire/headroom.py``)."""
         epoch = self.current
-        header = DATA_HEADER.pack(_DATA, epoch.remote_index, epoch.send.next_counter)
-        _, ciphertext = epoch.send.encrypt(plaintext, header)
+        send = epoch.send
+        header = DATA_HEADER.pack(_DATA, epoch.remote_index, send.next_counter)
+        packet = Headroom.allocate(_HEADER + len(plaintext) + TAG_SIZE)
+        buffer, start = packet.buffer, packet.start
+        buffer[start : start + _HEADER] = header
+        with memoryview(buffer) as view:
+            send.encrypt_into(plaintext, view[start + _HEADER :], header)
         epoch.packets_sent += 1
         if epoch.packets_sent >= self._config.rekey_after_packets and self._rekey is None:
             self.start_rekey(now)
-        return header + ciphertext
+        return packet
 
     def open(self, packet: bytes | memoryview, now: float) -> bytes:
         """The plaintext of a DATA packet addressed to one of our epochs.

@@ -46,7 +46,7 @@ from meshnet.session.events import (
 )
 from meshnet.session.fragments import Reassembler
 from meshnet.session.frames import CloseReason
-from meshnet.session.packets import DATA_OVERHEAD, PacketType, parse_handshake
+from meshnet.session.packets import DATA_OVERHEAD, Packet, PacketType, parse_handshake
 from meshnet.session.session import Session
 from meshnet.session.state import SessionInput, SessionState, Verdict, session_transition
 from meshnet.session.status import SessionManagerStatus, SessionStatus
@@ -519,10 +519,11 @@ class SessionManager:
 
     # -- bytes going down, events going up -----------------------------------------------
 
-    def packets_to_send(self, now: float) -> list[tuple[NodeId, bytes]]:
+    def packets_to_send(self, now: float) -> list[tuple[NodeId, Packet]]:
         """Every packet to hand to the routing layer now, each at most the peer's
-        packet size budget."""
-        out: list[tuple[NodeId, bytes]] = []
+        packet size budget (DATA packets in a ``Headroom``: the router writes its header
+        in front without copying the packet)."""
+        out: list[tuple[NodeId, Packet]] = []
         dirty = self._dirty
         self._dirty = {}
         self._sent_at = now

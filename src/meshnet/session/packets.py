@@ -27,6 +27,7 @@ from meshnet.errors import DecodeError
 from meshnet.session.fragments import split_message
 from meshnet.wire.buffer import Reader, Writer
 from meshnet.wire.codes import SessionPacket
+from meshnet.wire.headroom import Outgoing
 
 __all__ = [
     "DATA_HEADER",
@@ -36,6 +37,7 @@ __all__ = [
     "RESPONSE_HEADER",
     "TAG_SIZE",
     "HandshakeFragment",
+    "Packet",
     "PacketType",
     "TransportParameters",
     "encode_init",
@@ -44,6 +46,10 @@ __all__ = [
 ]
 
 PacketType = SessionPacket
+
+Packet = Outgoing
+"""What a session hands the routing layer: handshake packets as ``bytes``, DATA packets
+sealed into a ``Headroom`` (room in front for the routed header: no copy below)."""
 
 INIT_HEADER = struct.Struct(">BIBB")
 RESPONSE_HEADER = struct.Struct(">BIIBB")

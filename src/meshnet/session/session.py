@@ -61,6 +61,7 @@ from meshnet.session.frames import (
 )
 from meshnet.session.handshake import SessionHandshake
 from meshnet.session.keys import KeyRing
+from meshnet.session.packets import Packet
 from meshnet.session.recovery import LossRecovery, SentPacket
 from meshnet.session.state import SessionInput, SessionState, Verdict, session_transition
 from meshnet.session.status import SessionStatus
@@ -587,10 +588,10 @@ class Session:
 
     # -- packets out ---------------------------------------------------------------------
 
-    def packets(self, now: float, budget: int = _BURST) -> list[bytes]:
+    def packets(self, now: float, budget: int = _BURST) -> list[Packet]:
         """The packets this session may send now (handshake or sealed), at most about
         ``budget`` bytes of sealed ones; ``has_more`` says when the budget cut them."""
-        out = self._handshake_out
+        out: list[Packet] = list(self._handshake_out)
         self._handshake_out = []
         keys = self.keys
         if keys is None:
