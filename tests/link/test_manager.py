@@ -19,6 +19,7 @@ from meshnet.link.events import (
     LinkRekeyed,
 )
 from meshnet.link.messages import CloseReason, FrameType
+from meshnet.wire.headroom import Headroom
 
 T1 = TransportId(1)
 
@@ -59,6 +60,21 @@ def test_payloads_both_ways_in_order(datagram: bool) -> None:
     pair.flow()
     assert payloads(pair.b) == sent
     assert payloads(pair.a) == [p[::-1] for p in sent]
+
+
+def test_a_payload_with_room_arrives_as_the_same_bytes() -> None:
+    pair = LinkPair(datagram=False)
+    la = pair.a.manager.link_to(pair.b.node_id)
+    assert la is not None
+    sent = [b"routed packet", bytes(range(256)) * 256]
+    roomy = Headroom.allocate(len(sent[0]), room=4)
+    roomy.view()[:] = sent[0]
+    pair.a.manager.send(la, roomy, pair.now)
+    tight = Headroom(bytearray(sent[1]), 0)  # no room: joined, still the same bytes
+    pair.a.manager.send(la, tight, pair.now)
+    pair.flow()
+    assert roomy.room == 3  # the inner type went into the room
+    assert payloads(pair.b) == sent
 
 
 def test_large_payload_is_fragmented_on_datagram_links() -> None:

@@ -22,6 +22,7 @@ from meshnet.routing.packets import (
     header_size,
 )
 from meshnet.wire.codes import RoutingPacket
+from meshnet.wire.headroom import PACKET_ROOM, Headroom
 
 
 def make_identity(seed: int, label: str) -> Identity:
@@ -191,3 +192,26 @@ def test_route_error_unknown_reason_and_truncation_are_refused() -> None:
 def test_random_route_error_bodies_raise_only_decode_error(body: bytes) -> None:
     with contextlib.suppress(DecodeError):
         RouteError.decode_body(body, reporter=SOURCE, source=DESTINATION)
+
+
+def test_a_body_with_room_gets_the_header_in_place() -> None:
+    header = _header()
+    body = Headroom.allocate(4, room=PACKET_ROOM)
+    body.view()[:] = b"body"
+    buffer = body.buffer
+    packet = encode_routed(header, body)
+    assert packet is body and body.buffer is buffer  # written in front: no copy
+    assert bytes(packet) == encode_routed(header, b"body")
+    tight = Headroom(bytearray(b"xbody"), 1)  # too little room: joined as before
+    assert encode_routed(header, tight) == encode_routed(header, b"body")
+
+
+def test_a_forwarded_packet_leaves_room_for_the_link() -> None:
+    data = encode_routed(_header(), b"body")
+    moved = advance(memoryview(data))
+    assert moved.room > 0 and moved.prepend(b"\x01")
+    assert bytes(moved)[1:] == bytes(advance(data))
+
+
+def test_a_session_packet_has_room_for_the_longest_routed_header() -> None:
+    assert header_size(MAX_RELAYS) + 1 <= PACKET_ROOM  # and the link's inner type
