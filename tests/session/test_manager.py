@@ -131,6 +131,25 @@ def test_datagrams_both_ways_and_size_limit() -> None:
         pair.a.manager.send_datagram(pair.a.node_id, b"self", pair.now)
 
 
+def test_what_a_packet_carried_outlives_the_next_packet_opened() -> None:
+    """Every DATA packet is opened into one buffer of the manager: nothing delivered
+    may be a view of it (the next packet would overwrite it)."""
+    pair = SessionPair(seed=9)
+    pair.establish()
+    pair.b.reading = False  # keep the events untaken while later packets are opened
+    sent = [bytes([i]) * 900 for i in range(1, 6)]
+    for payload in sent:
+        pair.a.manager.send_datagram(pair.b.node_id, payload, pair.now)
+        pair.run(0.05)
+    stream = pair.a.manager.open_stream(pair.b.node_id, pair.now)
+    pair.a.manager.stream_send(stream, b"s" * 3000, pair.now)
+    pair.run(0.5)
+    pair.b.reading = True
+    pair.b.drain(pair.now)
+    assert [e.payload for e in pair.b.of(DatagramReceived)][-len(sent) :] == sent
+    assert [bytes(data) for data in pair.b.received.values()] == [b"s" * 3000]
+
+
 def test_queue_while_handshaking_is_bounded() -> None:
     config = SessionConfig(max_queued_datagrams=4)
     pair = SessionPair(seed=9, config=config)

@@ -102,6 +102,7 @@ class SessionManager:
         )
         self._recent: OrderedDict[NodeId, float] = OrderedDict()  # closed or probed: when
         self._drops: dict[str, int] = {}
+        self._plaintext = bytearray(MAX_PACKET_LIMIT)  # every DATA packet is opened here
         self._next_stream = 0
         self._ping_tokens = 0
         self._datagram_backlog = 0
@@ -404,7 +405,7 @@ class SessionManager:
             self._maybe_reopen(source, now)
             return
         try:
-            target.receive_data(data, now, room=room)
+            target.receive_data(data, now, room=room, into=self._plaintext)
         finally:
             self._touch(target)
         if target is self._candidates.get(source) and target.state in _ESTABLISHED:

@@ -452,11 +452,19 @@ class Session:
 
     # -- packets in ----------------------------------------------------------------------
 
-    def receive_data(self, packet: bytes | memoryview, now: float, *, room: int = 0) -> None:
+    def receive_data(
+        self,
+        packet: bytes | memoryview,
+        now: float,
+        *,
+        room: int = 0,
+        into: bytearray | None = None,
+    ) -> None:
         """Open and apply one DATA packet addressed to one of our epochs.
 
         ``room`` is what routing says the path it came over carries whole (reported
-        to the peer with our ACKs once the packet authenticates).
+        to the peer with our ACKs once the packet authenticates). ``into``: a buffer to
+        open the packet into (``KeyRing.open``); nothing of it is kept past this call.
 
         Raises:
             RemoteError: the packet does not authenticate or is a replay (count it).
@@ -465,7 +473,7 @@ class Session:
         if keys is None:
             self.drop("no_keys")
             return
-        plaintext = keys.open(packet, now)
+        plaintext = keys.open(packet, now, into)
         self.out.room_seen = room
         self.bytes_received += len(packet)
         self.packets_received += 1
