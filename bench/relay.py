@@ -13,7 +13,9 @@ this process is the sender of every case:
   shape; every hop has its own ChaCha20-Poly1305 key, each 64 KiB frame is sealed by the
   sender, opened and sealed again by each relay, opened by the sink. With no relay this
   is the *encrypted hop*; with relays the *encrypted relay chain*. Same bulk protocol
-  (the sink answers when all bytes arrived) and 64 B echo.
+  (the sink answers when all bytes arrived) and 64 B echo. The ceiling is the best
+  plain Python does: no 64 KiB object is allocated per frame (reads into one buffer,
+  ``decrypt_into`` / ``encrypt_into`` into reused ones).
 
 Goal: through one relay, stream throughput >= 50% of the encrypted relay-chain ceiling.
 Rounds are interleaved (a noisy moment hurts every case alike) and the best kept.
