@@ -77,16 +77,19 @@ from meshnet.link.messages import (
     encode_inner,
 )
 from meshnet.link.probes import Prober
+from meshnet.link.sealbuffers import POOLED_MIN, Payload, SealBuffers
 from meshnet.link.state import LinkInput, LinkState, Verdict, transition
 from meshnet.link.status import LinkStatus
 from meshnet.noise.authenticated import AuthenticatedHandshake, HandshakeResult
+from meshnet.noise.functions import TAG_LEN
 from meshnet.noise.replay import ReplayWindow
 from meshnet.noise.transport import TransportCipher
+from meshnet.wire.framing import Frame
 from meshnet.wire.headroom import Headroom, Outgoing
 
 __all__ = ["REKEY_PROLOGUE", "LinkConnection", "Outbox"]
 
-Outbox = list[tuple[LinkId, bytes]]
+Outbox = list[tuple[LinkId, Frame]]
 REKEY_PROLOGUE = b"meshnet-link-rekey-v1"
 _HEADER_SIZE = TRANSPORT_HEADER.size
 _COUNTER = struct.Struct(">Q")
@@ -167,6 +170,7 @@ class LinkConnection:
         finish_frame: bytes | None,
         now: float,
         allocate_index: Callable[[], int] | None = None,
+        buffers: SealBuffers | None = None,
     ) -> None:
         self.link = link
         self.peer = result.peer
@@ -188,6 +192,7 @@ class LinkConnection:
         self._outbox = outbox
         self._events = events
         self._allocate_index = allocate_index or self._random_index
+        self._buffers = None if datagram else buffers  # fragments would copy anyway
         self._current = self._epoch(result, local_index, remote_index, now)
         self._previous: _Epoch | None = None
         self._rekey: _Rekey | None = None
@@ -237,6 +242,22 @@ class LinkConnection:
         self._last_sent = now
         epoch.frames_sent += 1
 
+    def _seal_into(self, buffers: SealBuffers, inner: bytes | memoryview, now: float) -> None:
+        """``_seal`` for a large inner frame: sealed into a reused buffer (sealbuffers.py)."""
+        epoch = self._current
+        send = epoch.send
+        header = _PACK_HEADER(_TRANSPORT_CODE, epoch.remote_index, send.next_counter)
+        size = _HEADER_SIZE + len(inner) + TAG_LEN
+        frame = buffers.take(size)
+        frame[:_HEADER_SIZE] = header
+        send.encrypt_into(inner, frame[_HEADER_SIZE:], header)
+        self._outbox.append((self.link, frame))
+        counters = self.counters
+        counters.bytes_sent += size
+        counters.frames_sent += 1
+        self._last_sent = now
+        epoch.frames_sent += 1
+
     def indices(self) -> tuple[int, ...]:
         """Our indices that the peer may address frames to, current first."""
         found = [self._current.local_index]
@@ -258,7 +279,7 @@ class LinkConnection:
 
     # -- commands from above ---------------------------------------------------------
 
-    def send_payload(self, payload: Outgoing, now: float, *, prefix: bytes = b"") -> None:
+    def send_payload(self, payload: Payload | Outgoing, now: float, *, prefix: bytes = b"") -> None:
         """Seal ``prefix + payload`` into a DATA frame for the neighbour.
 
         The layer above puts its own type code in ``prefix`` rather than joining it to
@@ -275,13 +296,19 @@ class LinkConnection:
             raise LocalError(
                 f"payload of {size} bytes over the link limit {self._config.max_payload}"
             )
+        buffers = self._buffers
         if isinstance(payload, Headroom):  # a routed packet: the inner type goes in front
             inner = (
                 payload.view()
                 if payload.prepend(_DATA + prefix)
                 else _DATA + prefix + payload.view()
             )
-            self._seal(inner, now)
+            if buffers is not None and size >= POOLED_MIN:
+                self._seal_into(buffers, inner, now)  # no assembly: it is in one piece
+            else:
+                self._seal(inner, now)
+        elif buffers is not None and size >= POOLED_MIN:
+            self._seal_into(buffers, buffers.plaintext(_DATA, prefix, payload), now)
         else:
             self._seal(b"".join((_DATA, prefix, payload)) if prefix else _DATA + payload, now)
         if self._current.frames_sent >= self._config.rekey_after_frames and self._rekey is None:

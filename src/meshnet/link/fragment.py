@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 
 from meshnet.errors import DecodeError
 from meshnet.link.messages import FRAGMENT_HEADER, FrameType
+from meshnet.wire.framing import Frame
 
 __all__ = ["MAX_FRAGMENTS", "Reassembler", "split_frame"]
 
 MAX_FRAGMENTS = 255
 
 
-def split_frame(frame: bytes, *, mtu: int, frame_id: int) -> list[bytes]:
+def split_frame(frame: Frame, *, mtu: int, frame_id: int) -> list[Frame]:
     """Cut ``frame`` into fragment frames of at most ``mtu`` bytes (or return it whole).
 
     Raises:

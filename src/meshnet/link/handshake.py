@@ -35,6 +35,7 @@ from meshnet.link.messages import (
     RESPONSE_HEADER,
     FrameType,
 )
+from meshnet.link.sealbuffers import SealBuffers
 from meshnet.link.state import LinkInput, LinkState, Verdict, transition
 from meshnet.noise.authenticated import AuthenticatedHandshake
 
@@ -191,6 +192,7 @@ class LinkHandshake:
         outbox: Outbox,
         events: deque[LinkEvent],
         allocate_index: Callable[[], int],
+        buffers: SealBuffers | None = None,
     ) -> LinkConnection:
         """Build the established connection (wsproto style: the handshake hands off).
 
@@ -216,6 +218,7 @@ class LinkHandshake:
             finish_frame=self._finish if self.outbound else None,
             now=now,
             allocate_index=allocate_index,
+            buffers=buffers,
         )
 
     def get_timer(self) -> float | None:

@@ -30,6 +30,7 @@ goes out before its transport is shut).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from meshnet.crypto.entropy import Entropy
@@ -44,8 +45,10 @@ from meshnet.link.fragment import Reassembler, split_frame
 from meshnet.link.handshake import LinkHandshake
 from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import INIT_HEADER, TRANSPORT_HEADER, CloseReason, FrameType
+from meshnet.link.sealbuffers import Payload, SealBuffers
 from meshnet.link.state import LinkState
 from meshnet.link.status import LinkManagerStatus
+from meshnet.wire.framing import Frame
 from meshnet.wire.headroom import Outgoing
 
 __all__ = ["CloseTransport", "LinkManager"]
@@ -116,6 +119,7 @@ class LinkManager:
         self._timers: DeadlineHeap[tuple[str, int]] = DeadlineHeap()
         self._limiter = SourceRateLimiter(rate=config.handshake_rate, burst=config.handshake_burst)
         self._outbox: Outbox = []
+        self._buffers = SealBuffers()
         self._raw: list[tuple[TransportId, bytes]] = []
         self._events: deque[LinkEvent] = deque()
         self._commands: list[CloseTransport] = []
@@ -464,6 +468,7 @@ class LinkManager:
             outbox=self._outbox,
             events=self._events,
             allocate_index=self._allocate_index,
+            buffers=self._buffers,
         )
         conn.endpoint = t.endpoint
         if old is None:
@@ -497,7 +502,9 @@ class LinkManager:
 
     # -- commands from above ---------------------------------------------------------
 
-    def send(self, link: LinkId, payload: Outgoing, now: float, *, prefix: bytes = b"") -> None:
+    def send(
+        self, link: LinkId, payload: Payload | Outgoing, now: float, *, prefix: bytes = b""
+    ) -> None:
         """Send ``prefix + payload`` to the neighbour on ``link`` (joined once, when sealed).
 
         Raises:
@@ -530,8 +537,9 @@ class LinkManager:
 
     # -- output ----------------------------------------------------------------------
 
-    def datagrams_to_send(self, now: float) -> list[tuple[TransportId, bytes]]:
-        out: list[tuple[TransportId, bytes]] = []
+    def datagrams_to_send(self, now: float) -> list[tuple[TransportId, Frame]]:
+        """Frames to put on transports, in order (see ``release_frames`` for their memory)."""
+        out: list[tuple[TransportId, Frame]] = []
         if not (self._raw or self._outbox or self._closing):
             return out
         for raw_tid, frame in self._raw:
@@ -539,13 +547,13 @@ class LinkManager:
             if t is not None:
                 self._put(out, t, frame)
         self._raw.clear()
-        for link, frame in self._outbox:
+        for link, sealed in self._outbox:
             tid = self._link_transport.get(link)
             t = self._transports.get(tid) if tid is not None else None
             if t is None:
                 self._drop("no_transport")
                 continue
-            self._put(out, t, frame)
+            self._put(out, t, sealed)
         self._outbox.clear()
         for link in self._closing:
             tid = self._link_transport.pop(link, None)
@@ -557,7 +565,7 @@ class LinkManager:
         self._closing.clear()
         return out
 
-    def _put(self, out: list[tuple[TransportId, bytes]], t: _Transport, frame: bytes) -> None:
+    def _put(self, out: list[tuple[TransportId, Frame]], t: _Transport, frame: Frame) -> None:
         """Queue ``frame`` for ``t``, fragmented when a datagram transport needs it."""
         if t.datagram and len(frame) > t.mtu:
             self._frag_id += 1
@@ -565,6 +573,15 @@ class LinkManager:
             out.extend((t.id, piece) for piece in pieces)
         else:
             out.append((t.id, frame))
+
+    def release_frames(self, frames: Iterable[Frame]) -> None:
+        """The caller wrote ``frames`` (from ``datagrams_to_send``) and nothing holds them
+        any more: the buffers large frames were sealed into are reused (sealbuffers.py).
+        Never calling this is safe; calling it for a frame still held is not.
+        """
+        give_back = self._buffers.give_back
+        for frame in frames:
+            give_back(frame)
 
     def transport_commands(self) -> list[CloseTransport]:
         commands, self._commands = self._commands, []

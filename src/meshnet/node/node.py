@@ -39,6 +39,7 @@ full pump, every event taken from the sessions or messaging, and every command).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
@@ -52,6 +53,7 @@ from meshnet.link.events import (
     LinkPayloadReceived,
 )
 from meshnet.link.manager import LinkManager
+from meshnet.link.sealbuffers import Payload
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.config import NodeConfig
 from meshnet.node.events import (
@@ -76,6 +78,7 @@ from meshnet.services.messaging import (
 )
 from meshnet.session.manager import SessionManager
 from meshnet.wire.codes import CODE_SPACES, NodePacket
+from meshnet.wire.framing import Frame
 
 __all__ = ["Node"]
 
@@ -233,7 +236,7 @@ class Node:
             raise UnknownPeerError(f"{peer.short()} is neither a configured peer nor linked")
         return endpoints, link is not None
 
-    def send_to_neighbour(self, peer: NodeId, payload: bytes, now: float) -> None:
+    def send_to_neighbour(self, peer: NodeId, payload: Payload, now: float) -> None:
         """Send ``payload`` over the direct link to ``peer``.
 
         Raises:
@@ -441,8 +444,13 @@ class Node:
         self.links.receive_datagram(transport, data, now)
         self._pump_link_input(now)
 
-    def datagrams_to_send(self, now: float) -> list[tuple[TransportId, bytes]]:
+    def datagrams_to_send(self, now: float) -> list[tuple[TransportId, Frame]]:
         return self.links.datagrams_to_send(now)
+
+    def release_frames(self, frames: Iterable[Frame]) -> None:
+        """Frames from ``datagrams_to_send`` are written and held by nothing any more:
+        their memory may be reused (``LinkManager.release_frames``). Optional."""
+        self.links.release_frames(frames)
 
     def transport_commands(self) -> list[TransportCommand]:
         from_links: list[TransportCommand] = self.links.transport_commands()  # type: ignore[assignment]

@@ -50,6 +50,7 @@ from meshnet.crypto.identity import IdentityRecord, NodeId
 from meshnet.errors import ConfigError, StateError
 from meshnet.ids import TransportId
 from meshnet.link.messages import CloseReason
+from meshnet.link.sealbuffers import Payload
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.events import NeighbourDataReceived, NodeEvent, PeerConnected, PeerDisconnected
 from meshnet.node.node import Node
@@ -394,7 +395,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._pump()
         return result
 
-    def send_to_neighbour(self, peer: NodeId, payload: bytes) -> None:
+    def send_to_neighbour(self, peer: NodeId, payload: Payload) -> None:
         """Send ``payload`` on the link to ``peer`` now, without waiting for room.
 
         Prefer ``await send(...)`` for bulk data: this one never waits, so a TCP peer
@@ -410,7 +411,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self.node.send_to_neighbour(peer, payload, now)
         self._pump(now)
 
-    async def send(self, peer: NodeId, payload: bytes) -> None:
+    async def send(self, peer: NodeId, payload: Payload) -> None:
         """Wait until the link to ``peer`` has room, then send ``payload`` on it.
 
         Raises:
@@ -536,25 +537,27 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             self.count("known_peers_write_failed")
             log.warning("%s", exc)
 
-    def _flush(self, out: list[tuple[TransportId, bytes]]) -> None:
+    def _flush(self, out: list[tuple[TransportId, Frame]]) -> None:
+        """Write the frames; a large frame the carrier kept nothing of goes back to the
+        node, whose link layer seals the next one into its buffer (no fresh 64 KiB)."""
         carriers = self._carriers
         if len(out) == 1:
             tid, frame = out[0]
             carrier = carriers.get(tid)
             if carrier is None:
                 self.count("send_no_transport")
-            else:
-                carrier.send([frame])
+            elif carrier.send([frame]) and type(frame) is memoryview:
+                self.node.release_frames((frame,))
             return
-        batches: dict[TransportId, list[bytes]] = {}
+        batches: dict[TransportId, list[Frame]] = {}
         for tid, frame in out:
             batches.setdefault(tid, []).append(frame)
         for tid, frames in batches.items():
             carrier = carriers.get(tid)
             if carrier is None:
                 self._counters["send_no_transport"] += len(frames)
-            else:
-                carrier.send(frames)
+            elif carrier.send(frames):
+                self.node.release_frames(frames)
 
     def _carry_out(self, command: TransportCommand) -> None:
         if isinstance(command, Dial):

@@ -14,7 +14,11 @@ Pipeline of one connection (``TcpConnection``, an ``asyncio.BufferedProtocol``):
    prefix over the limit closes the connection (counted); the listener is unaffected.
 3. ``send``: frames are length-prefixed and written in one ``write`` (the first encrypted
    link frame marks the connection as carrying a link); while bytes are queued in the
-   transport already, prefix and frame are appended separately (no joined copy). Above
+   transport already, prefix and frame are appended separately (no joined copy). A
+   large frame the link sealed into a reused buffer has room for its prefix in front
+   (``link/sealbuffers.py``): it goes out as one write, uncopied, and ``send`` says
+   whether the transport kept any bytes, so that the driver gives the buffer back for
+   the next frame only if it holds nothing of it. Above
    the high-water mark the carrier is not writable (``wait_writable`` waits, which is
    how senders are slowed); above the hard cap the peer is not reading at all and the
    connection is aborted (counted), so a peer that never reads cannot grow our memory.
@@ -32,14 +36,20 @@ from meshnet.errors import DecodeError
 from meshnet.ids import TransportId
 from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import FrameType
+from meshnet.link.sealbuffers import stream_record
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
-from meshnet.wire.framing import FRAME_HEADER_SIZE, FrameReader, encode_frame
+from meshnet.wire.framing import FRAME_HEADER_SIZE, Frame, FrameReader
 
 __all__ = ["TcpAdmission", "TcpConnection", "dial_tcp", "listen_tcp"]
 
 _NO_TRANSPORT = TransportId(0)
 _TRANSPORT = FrameType.TRANSPORT  # an encrypted link frame: we only send one on a link
+
+
+def _framed(frame: Frame) -> bytes:
+    """``frame`` behind its 4-byte length (``encode_frame``, for bytes or a view)."""
+    return len(frame).to_bytes(FRAME_HEADER_SIZE, "big") + frame
 
 
 class TcpAdmission:
@@ -217,11 +227,16 @@ class TcpConnection(asyncio.BufferedProtocol):
 
     # -- Carrier -----------------------------------------------------------------------
 
-    def send(self, frames: list[bytes]) -> None:
+    def send(self, frames: list[Frame]) -> bool:
+        """Write ``frames``, each behind its length; True when the transport kept none
+        of their bytes (its buffer is empty after the writes), so their memory may be
+        reused. A frame sealed into a ``FrameBuffer`` carries room for its length in
+        front (``stream_record``): prefix and frame go out in one write, uncopied.
+        """
         transport = self._transport
         if transport is None or transport.is_closing():
             self._host.count("send_on_closed_transport")
-            return
+            return True
         if not self.linked:
             self.linked = any(frame and frame[0] == _TRANSPORT for frame in frames)
         if transport.get_write_buffer_size():
@@ -229,15 +244,23 @@ class TcpConnection(asyncio.BufferedProtocol):
             # buffer: prefix and frame go in separately, with no joined copy of each frame.
             write = transport.write
             for frame in frames:
-                write(len(frame).to_bytes(FRAME_HEADER_SIZE, "big"))
-                write(frame)
+                record = stream_record(frame)
+                if record is not None:
+                    write(record)
+                else:
+                    write(len(frame).to_bytes(FRAME_HEADER_SIZE, "big"))
+                    write(frame)
         elif len(frames) == 1:
-            transport.write(encode_frame(frames[0]))  # one send() call: a whole frame
+            frame = frames[0]
+            record = stream_record(frame)  # one send() call: a whole frame
+            transport.write(record if record is not None else _framed(frame))
         else:
-            transport.write(b"".join([encode_frame(frame) for frame in frames]))
-        if transport.get_write_buffer_size() > self._hard_cap:
+            transport.write(b"".join([stream_record(frame) or _framed(frame) for frame in frames]))
+        left = transport.get_write_buffer_size()
+        if left > self._hard_cap:
             self._host.count("tcp_write_overflow")
             self.abort()
+        return not left
 
     def close(self) -> None:
         if self._transport is not None and self.closing_since is None:

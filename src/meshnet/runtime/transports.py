@@ -160,8 +160,9 @@ class Carrier(Protocol):
     transport_id: TransportId
     datagram: bool
 
-    def send(self, frames: list[bytes]) -> None:
-        """Queue ``frames`` for the peer, in order."""
+    def send(self, frames: list[Frame]) -> bool:
+        """Queue ``frames`` for the peer, in order; True when nothing holds them after
+        the call (their memory may be reused: ``Node.release_frames``)."""
 
     def close(self) -> None:
         """Close after sending what is queued; the host hears ``carrier_closed`` later."""

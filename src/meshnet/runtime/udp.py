@@ -39,6 +39,7 @@ from meshnet.ids import TransportId
 from meshnet.link.messages import FrameType
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
 from meshnet.runtime.transports import CarrierHost, Writability
+from meshnet.wire.framing import Frame
 
 __all__ = ["UdpPeer", "UdpSocket", "open_udp", "pick_socket", "resolve_udp"]
 
@@ -53,7 +54,7 @@ Address = tuple[str, int]
 class _DatagramTransport(Protocol):
     """What the selector loop's datagram transport offers (typeshed lists less)."""
 
-    def sendto(self, data: bytes, addr: Any = None) -> None: ...
+    def sendto(self, data: Frame, addr: Any = None) -> None: ...
     def get_write_buffer_size(self) -> int: ...
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None: ...
     def pause_reading(self) -> None: ...
@@ -77,10 +78,13 @@ class UdpPeer:
         self.closed = False
         self.linked_at = -1e18  # when we last sent it an encrypted link frame
 
-    def send(self, frames: list[bytes]) -> None:
+    def send(self, frames: list[Frame]) -> bool:
+        """Send each frame as one datagram; False: the frames' memory is never reused
+        (datagram links seal nothing into reused buffers, see ``link/sealbuffers.py``)."""
         if any(frame and frame[0] == _TRANSPORT for frame in frames):
             self.linked_at = self.socket.now()
         self.socket.send(frames, self.address)
+        return False
 
     def close(self) -> None:
         self.socket.forget(self)
@@ -248,7 +252,7 @@ class UdpSocket(asyncio.DatagramProtocol):
 
     # -- sending ---------------------------------------------------------------------
 
-    def send(self, frames: list[bytes], address: tuple[Any, ...]) -> None:
+    def send(self, frames: list[Frame], address: tuple[Any, ...]) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             self._host.count("send_on_closed_transport")
