@@ -101,3 +101,19 @@ def test_small_payloads_and_datagram_links_use_fresh_bytes() -> None:
         assert all(type(frame) is bytes for _, frame in frames)
         pair.deliver(pair.a, frames)
         assert payloads(pair.b) == [bytes(size)]
+
+
+def test_lent_payloads_share_one_buffer_and_others_are_copies_of_their_own() -> None:
+    pair = LinkPair(datagram=False, views=True)
+    pair.b.manager.lend_payloads([0x01])
+    la = pair.a.manager.link_to(pair.b.node_id)
+    assert la is not None
+    sent = [(prefix, bytes([i]) * 60_000) for i, prefix in enumerate(b"\x01\x02\x01\x02")]
+    for prefix, payload in sent:
+        pair.a.manager.send(la, payload, pair.now, prefix=bytes([prefix]))
+    pair.flow()  # all four opened before the events are looked at
+    got = [e.payload for e in pair.b.of(LinkPayloadReceived)]
+    assert got[0].obj is got[2].obj  # lent: one reused buffer, valid until the next frame
+    assert bytes(got[0]) != b"\x01" + sent[0][1]  # later frames were opened over it
+    assert got[1].obj is not got[3].obj  # copies: each intact
+    assert [bytes(got[1]), bytes(got[3])] == [b"\x02" + sent[1][1], b"\x02" + sent[3][1]]

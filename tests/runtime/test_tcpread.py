@@ -100,3 +100,36 @@ def test_limits_of_the_constructors() -> None:
     with pytest.raises(ValueError):
         ReadBuffer(3)
     assert FrameReader(max_frame=5).cut(memoryview(encode_frame(b"12345")))[0] == b"12345"
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.binary(max_size=3000), max_size=10),
+    st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=30),
+    st.integers(min_value=1, max_value=2000),
+)
+def test_reading_the_rest_of_a_frame_straight_into_its_buffer(
+    frames: list[bytes], sizes: list[int], minimum: int
+) -> None:
+    """What the TCP carrier does: a large frame's missing part is read into ``space``."""
+    stream = memoryview(b"".join(encode_frame(p) for p in frames))
+    reader, buffer = FrameReader(max_frame=3000), ReadBuffer(4096)
+    out: list[bytes] = []
+    pos, turn = 0, 0
+    while pos < len(stream):
+        size = sizes[turn % len(sizes)]
+        turn += 1
+        space = reader.space(minimum)
+        if space is not None:
+            assert len(space) >= minimum
+            n = min(size, len(space), len(stream) - pos)
+            space[:n] = stream[pos : pos + n]
+            got = reader.filled(n)
+        else:
+            n = min(size, len(buffer.view), len(stream) - pos)
+            buffer.view[:n] = stream[pos : pos + n]
+            got = reader.cut(buffer.view[:n])
+        out.extend(bytes(frame) for frame in got)
+        buffer.view[:] = b"\xee" * len(buffer.view)  # the next read scribbles over it
+        pos += n
+    assert out == frames and reader.buffered == 0

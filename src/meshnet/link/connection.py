@@ -383,8 +383,20 @@ class LinkConnection:
             return False
         view = memoryview(frame)  # the frame may be a view of the driver's read buffer:
         header = bytes(view[:_HEADER_SIZE])  # nothing of it is kept past this call
+        body = view[_HEADER_SIZE:]
+        buffers = self._buffers
+        lent: memoryview | None = None  # a payload in the reused opening buffer
+        plaintext = b""
         try:
-            plaintext = epoch.receive.decrypt(counter, view[_HEADER_SIZE:], header)
+            if buffers is not None and len(body) >= POOLED_MIN:
+                opened = buffers.opened(len(body) - TAG_LEN)
+                epoch.receive.decrypt_into(counter, body, opened, header)
+                if opened[0] == _DATA_CODE and opened[1] in buffers.lent:
+                    lent = opened[1:]
+                else:
+                    plaintext = bytes(opened)  # may be kept: a copy of its own
+            else:
+                plaintext = epoch.receive.decrypt(counter, body, header)
         except AuthenticationError:
             if epoch.replay is not None:
                 self._drop("authentication")
@@ -404,6 +416,9 @@ class LinkConnection:
         rekey = self._rekey
         if rekey is not None and epoch is rekey.pending:
             self._switch_to(epoch, now)
+        if lent is not None:  # the caller consumes it at once (LinkManager.lend_payloads)
+            self._events.append(payload_received(self.link, self.peer, lent))
+            return True
         if plaintext and plaintext[0] == _DATA_CODE:  # the hot path: no Data object
             self._events.append(payload_received(self.link, self.peer, memoryview(plaintext)[1:]))
             return True

@@ -574,6 +574,14 @@ class LinkManager:
         else:
             out.append((t.id, frame))
 
+    def lend_payloads(self, codes: Iterable[int]) -> None:
+        """Large DATA payloads whose first byte is one of ``codes`` come up as views of
+        one reused buffer (``LinkPayloadReceived.payload``), not as their own copies:
+        such a view is valid only until the next frame is received, so the caller
+        consumes the event at once and copies what it keeps. Other payloads are copies.
+        """
+        self._buffers.lent = frozenset(codes)
+
     def release_frames(self, frames: Iterable[Frame]) -> None:
         """The caller wrote ``frames`` (from ``datagrams_to_send``) and nothing holds them
         any more: the buffers large frames were sealed into are reused (sealbuffers.py).

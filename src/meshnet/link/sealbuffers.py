@@ -1,4 +1,4 @@
-"""Memory for sealing large frames, allocated once and reused: ``SealBuffers``.
+"""Memory for sealing and opening large frames, allocated once and reused: ``SealBuffers``.
 
 A 64 KiB DATA frame used to be built from four fresh 64 KiB objects (the inner frame
 ``DATA + payload``, the ciphertext, ``header + ciphertext`` and the TCP carrier's
@@ -24,6 +24,13 @@ carrier gives a frame back only when the transport kept none of it: asyncio on P
 written while the socket was full is never reused; it is freed with its last reference.
 A frame never given back (the simulator and tests give none back) is simply freed the
 same way, so nothing can ever change under a holder. At most ``SPARES`` buffers wait.
+
+Opening: a stream link opens a large frame with ``TransportCipher.decrypt_into`` into
+one reused *opening* buffer (``opened``). A DATA payload whose first byte the manager's
+owner declared ``lent`` (``LinkManager.lend_payloads``: the node, for neighbour
+payloads, which it copies into the application's ``bytes`` at once) goes up as a view
+of that buffer, valid until the next frame; any other payload is copied out first (one
+copy, where ``decrypt`` allocated and zero-filled a fresh object).
 
 Datagram links do not use this: their large frames are split into fragments anyway.
 """
@@ -63,11 +70,15 @@ class FrameBuffer(bytearray):
 class SealBuffers:
     """The reused plaintext buffer and the spare frame buffers of one link manager."""
 
-    __slots__ = ("_plain", "_spares")
+    __slots__ = ("_opened", "_plain", "_spares", "lent")
 
     def __init__(self) -> None:
         self._plain = bytearray()
+        self._opened = bytearray()
         self._spares: list[FrameBuffer] = []
+        self.lent: frozenset[int] = frozenset()
+        """First payload bytes of the DATA payloads handed up as views of the reused
+        opening buffer (``LinkManager.lend_payloads``)."""
 
     @property
     def spares(self) -> int:
@@ -88,6 +99,15 @@ class SealBuffers:
         view[len(code) : head] = prefix
         view[head:size] = payload
         return view[:size]
+
+    def opened(self, size: int) -> memoryview:
+        """``size`` bytes of the reused opening buffer, for a large frame's plaintext.
+
+        Valid until the next call: a payload in it is copied unless its code is ``lent``.
+        """
+        if len(self._opened) < size:
+            self._opened = bytearray(size)
+        return memoryview(self._opened)[:size]
 
     def take(self, size: int) -> memoryview:
         """``size`` writable bytes for a frame: a view after the headroom of a spare

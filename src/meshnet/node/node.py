@@ -124,6 +124,7 @@ class Node:
             verifier=verifier,
             extension=self.config.handshake_extension,
         )
+        self.links.lend_payloads((_NEIGHBOUR_CODE,))  # copied at once (_pump_links)
         self.router = Router(
             identity=identity,
             config=self.config.routing,

@@ -600,6 +600,8 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             if reason is not None:
                 self.count(reason)
                 conn.abort()
+            else:
+                conn.trim(now, config.housekeeping_interval)
         assert self._loop is not None
         self._housekeeping = self._loop.call_later(config.housekeeping_interval, self._housekeep)
 

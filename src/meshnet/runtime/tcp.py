@@ -38,6 +38,7 @@ from meshnet.link.limits import SourceRateLimiter
 from meshnet.link.messages import FrameType
 from meshnet.link.sealbuffers import stream_record
 from meshnet.runtime.endpoints import Endpoint, Scheme, format_address
+from meshnet.runtime.tcpread import DIRECT_READ_MIN
 from meshnet.runtime.transports import CarrierHost, RuntimeConfig, Writability
 from meshnet.wire.framing import FRAME_HEADER_SIZE, Frame, FrameReader
 
@@ -129,6 +130,7 @@ class TcpConnection(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._writability = Writability()
         self._reader = FrameReader(host.max_frame)
+        self._direct = False  # the last read went into the reader's frame buffer
         self._hard_cap = host.config.write_hard_cap
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -170,13 +172,18 @@ class TcpConnection(asyncio.BufferedProtocol):
         )
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._host.read_buffer.view
+        space = self._reader.space(DIRECT_READ_MIN)  # the rest of a large frame: read
+        self._direct = space is not None  # it straight into its place, uncopied
+        return space if space is not None else self._host.read_buffer.view
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._transport is None:
             return
         try:
-            frames = self._reader.cut(self._host.read_buffer.view[:nbytes])
+            if self._direct:
+                frames = self._reader.filled(nbytes)
+            else:
+                frames = self._reader.cut(self._host.read_buffer.view[:nbytes])
         except DecodeError:
             self._host.count("tcp_bad_frame_length")
             self.abort()
@@ -219,6 +226,11 @@ class TcpConnection(asyncio.BufferedProtocol):
         if now - self.last_received >= config.idle_timeout:
             return "tcp_idle_closed"
         return None
+
+    def trim(self, now: float, idle: float) -> None:
+        """Free the frame reader's buffers once nothing arrived for ``idle`` seconds."""
+        if now - self.last_received >= idle:
+            self._reader.trim()
 
     def resume_writing(self) -> None:
         self._writability.resume()
