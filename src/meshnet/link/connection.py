@@ -187,8 +187,9 @@ class LinkConnection:
         self._identity = identity
         self._config = config
         self._entropy = entropy
-        self._verifier = verifier
-        self._extension = extension
+        # for rekeys; one attribute, not two: past 30 attributes an instance's dict stops
+        # sharing its keys and grows from 0.3 to 1.6 KB (twice per link)
+        self._rekey_with = (verifier, extension)
         self._outbox = outbox
         self._events = events
         self._allocate_index = allocate_index or self._random_index
@@ -515,9 +516,9 @@ class LinkConnection:
             hybrid=self._config.hybrid,
             expected_peer=self.peer,
             prologue=REKEY_PROLOGUE,
-            extension=self._extension,
+            extension=self._rekey_with[1],
             entropy=self._entropy,
-            verifier=self._verifier,
+            verifier=self._rekey_with[0],
         )
 
     def _begin(self, handshake: AuthenticatedHandshake, *, initiator: bool, now: float) -> _Rekey:
