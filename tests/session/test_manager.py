@@ -3,12 +3,15 @@ outages, rekeys, simultaneous opens, expiry and limits (explicit time, seeded ne
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from tests.session.pair import Path, SessionPair, Side
 
+from meshnet.crypto.entropy import SeededEntropy
 from meshnet.crypto.identity import NodeId
 from meshnet.errors import ConfigError, LocalError, StateError
-from meshnet.session.config import SessionConfig
+from meshnet.session.config import MAX_PACKET_LIMIT, SessionConfig
 from meshnet.session.events import (
     DatagramReceived,
     SessionClosed,
@@ -18,6 +21,7 @@ from meshnet.session.events import (
     StreamReset,
 )
 from meshnet.session.frames import CloseReason, StreamErrorCode
+from meshnet.session.manager import SessionManager
 from meshnet.session.state import SessionState
 from meshnet.session.streams import ReceiveBudget
 
@@ -604,3 +608,29 @@ def test_receive_budget_grants_what_is_left_and_takes_back_what_ended() -> None:
     assert budget.used == 4 and budget.grant(100) == 6
     budget.release(1000)
     assert budget.used == 0
+
+
+def test_the_receive_buffer_is_made_at_the_first_data_packet() -> None:
+    """A manager that never receives end-to-end data (a pure relay; each of 1,000
+    in-memory nodes of a benchmark or a simulation) holds no 64 KiB buffer for it."""
+    pair = SessionPair(seed=4)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        spare = SessionManager(
+            identity=pair.a.identity,
+            config=SessionConfig(),
+            entropy=SeededEntropy(4, "spare"),
+            verifier=pair.verifier,
+            lookup_record=pair.directory.get,
+        )
+        assert tracemalloc.get_traced_memory()[0] - before < MAX_PACKET_LIMIT // 2
+        pair.establish()
+        established = tracemalloc.get_traced_memory()[0]
+        pair.a.manager.send_datagram(pair.b.node_id, b"in a DATA packet", pair.now)
+        pair.run(0.05)
+        assert tracemalloc.get_traced_memory()[0] - established >= MAX_PACKET_LIMIT
+    finally:
+        tracemalloc.stop()
+    assert [e.payload for e in pair.b.of(DatagramReceived)] == [b"hello", b"in a DATA packet"]
+    assert spare.status(pair.now).sessions == ()

@@ -102,7 +102,10 @@ class SessionManager:
         )
         self._recent: OrderedDict[NodeId, float] = OrderedDict()  # closed or probed: when
         self._drops: dict[str, int] = {}
-        self._plaintext = bytearray(MAX_PACKET_LIMIT)  # every DATA packet is opened here
+        # every DATA packet is opened here; made at the first one, so a node that never
+        # receives end-to-end data (a pure relay, or each of 1,000 in-memory nodes of a
+        # benchmark or simulation) does not hold 64 KiB of touched memory for nothing
+        self._plaintext: bytearray | None = None
         self._next_stream = 0
         self._ping_tokens = 0
         self._datagram_backlog = 0
@@ -405,7 +408,10 @@ class SessionManager:
             self._maybe_reopen(source, now)
             return
         try:
-            target.receive_data(data, now, room=room, into=self._plaintext)
+            into = self._plaintext
+            if into is None:
+                into = self._plaintext = bytearray(MAX_PACKET_LIMIT)
+            target.receive_data(data, now, room=room, into=into)
         finally:
             self._touch(target)
         if target is self._candidates.get(source) and target.state in _ESTABLISHED:
