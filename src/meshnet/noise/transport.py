@@ -94,6 +94,25 @@ class TransportCipher:
         """True once ``clear()`` dropped the key."""
         return self._aead is None
 
+    def _sealing(self) -> tuple[AEAD, int]:
+        """The AEAD and the counter the next seal uses, or why there is none."""
+        aead = self._aead
+        if aead is None:
+            raise StateError("this transport cipher's key was cleared")
+        counter = self._sent
+        if counter >= MAX_NONCE:
+            raise NonceExhaustedError("transport counter exhausted; a new handshake is needed")
+        return aead, counter
+
+    def _opening(self, counter: int) -> AEAD:
+        """The AEAD to open a message sealed under ``counter``, or why there is none."""
+        aead = self._aead
+        if aead is None:
+            raise StateError("this transport cipher's key was cleared")
+        if not 0 <= counter < MAX_NONCE:
+            raise AuthenticationError(f"counter {counter} cannot have been used by a sender")
+        return aead
+
     def encrypt(self, plaintext: Data, ad: bytes = b"") -> tuple[int, bytes]:
         """Seal ``plaintext`` under the next counter.
 
@@ -109,12 +128,7 @@ class TransportCipher:
             NonceExhaustedError: the counter reached 2^64-1; a new handshake is needed.
             StateError: the key was cleared.
         """
-        aead = self._aead
-        if aead is None:
-            raise StateError("this transport cipher's key was cleared")
-        counter = self._sent
-        if counter >= MAX_NONCE:
-            raise NonceExhaustedError("transport counter exhausted; a new handshake is needed")
+        aead, counter = self._sealing()
         ciphertext = aead.encrypt(self._nonce(counter), plaintext, ad)
         self._sent = counter + 1
         return counter, ciphertext
@@ -133,12 +147,7 @@ class TransportCipher:
             NonceExhaustedError: the counter reached 2^64-1; a new handshake is needed.
             StateError: the key was cleared.
         """
-        aead = self._aead
-        if aead is None:
-            raise StateError("this transport cipher's key was cleared")
-        counter = self._sent
-        if counter >= MAX_NONCE:
-            raise NonceExhaustedError("transport counter exhausted; a new handshake is needed")
+        aead, counter = self._sealing()
         if len(out) != len(plaintext) + TAG_LEN:
             raise ValueError(
                 f"the output buffer must be {len(plaintext) + TAG_LEN} bytes, not {len(out)}"
@@ -165,11 +174,7 @@ class TransportCipher:
                 a tag, or ``counter`` is outside ``[0, 2^64-2]``.
             StateError: the key was cleared.
         """
-        aead = self._aead
-        if aead is None:
-            raise StateError("this transport cipher's key was cleared")
-        if not 0 <= counter < MAX_NONCE:
-            raise AuthenticationError(f"counter {counter} cannot have been used by a sender")
+        aead = self._opening(counter)
         size = len(ciphertext) - TAG_LEN
         if size < 0:
             raise AuthenticationError("transport message shorter than its tag")
@@ -192,11 +197,7 @@ class TransportCipher:
                 ``[0, 2^64-2]``.
             StateError: the key was cleared.
         """
-        aead = self._aead
-        if aead is None:
-            raise StateError("this transport cipher's key was cleared")
-        if not 0 <= counter < MAX_NONCE:
-            raise AuthenticationError(f"counter {counter} cannot have been used by a sender")
+        aead = self._opening(counter)
         try:
             return aead.decrypt(self._nonce(counter), ciphertext, ad)
         except InvalidTag:
