@@ -50,7 +50,7 @@ import time
 import traceback
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meshnet.errors import ConfigError, StateError
@@ -301,24 +301,10 @@ def _report(part: _Part, children: list[dict[str, Any]], trace: Trace) -> RunRep
         trace.record(t, kind, **fields)
     for result in results:
         trace.fold(digest=result["digest"], content=result["content"], frames=result["frames"])
-    summary = sim.link_summary()
-    trace.record(sim.now, "links", **summary)
-    return RunReport(
-        name=sim.name,
-        seed=sim.seed,
-        topology=sim.topology.name,
-        nodes=sim.topology.nodes,
-        links=len(sim.topology.edges),
-        virtual_time=sim.now,
-        events=sum(result["events"] for result in results),
-        frames_sent=summary["frames_sent"],
-        frames_delivered=trace.frames_hashed,
-        link_bytes=summary["total_bytes"],
-        drops=tuple(summary["drops"].items()),
-        link_usage=tuple((a, b, n) for a, b, n in summary["usage"]),
-        digest=trace.digest(),
-        content_digest=trace.content_digest(),
-        metrics=metrics.finish(sim.now),
+    trace.record(sim.now, "links", **sim.link_summary())
+    events = sum(result["events"] for result in results)
+    return replace(
+        sim.summarise(events, trace, metrics.finish(sim.now)),
         worker_cpu_seconds=tuple(round(result["cpu"], 3) for result in results),
         worker_wait_seconds=tuple(round(result["wait"], 3) for result in results),
         windows=part.windows,

@@ -276,6 +276,11 @@ class Simulation:
     def report(self) -> RunReport:
         """The report of the run so far (finishing it)."""
         metrics = self.finish()
+        return self.summarise(self.scheduler.events_run, self.trace, metrics)
+
+    def summarise(self, events: int, trace: Trace, metrics: Metrics) -> RunReport:
+        """A report of this simulation's scenario and link totals, with the events run,
+        the trace digested and the metrics given (a partitioned run merges its own)."""
         summary = self.link_summary()
         return RunReport(
             name=self.name,
@@ -284,13 +289,13 @@ class Simulation:
             nodes=self.topology.nodes,
             links=len(self.topology.edges),
             virtual_time=self.now,
-            events=self.scheduler.events_run,
+            events=events,
             frames_sent=summary["frames_sent"],
-            frames_delivered=self.trace.frames_hashed,
+            frames_delivered=trace.frames_hashed,
             link_bytes=summary["total_bytes"],
             drops=tuple(summary["drops"].items()),
             link_usage=tuple((a, b, n) for a, b, n in summary["usage"]),
-            digest=self.trace.digest(),
-            content_digest=self.trace.content_digest(),
+            digest=trace.digest(),
+            content_digest=trace.content_digest(),
             metrics=metrics,
         )
