@@ -1,5 +1,5 @@
 """Large frames sealed into reused buffers: assembled and sealed correctly, prefixed in
-place for stream carriers, and a buffer reused only after its frame was given back."""
+place for stream carriers, and a buffer reused only once nothing but the pool refers to it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from tests.link.pair import LinkPair, Side
 from meshnet.link.events import LinkPayloadReceived
 from meshnet.link.sealbuffers import (
     HEADROOM,
+    POOL,
     POOLED_MIN,
-    SPARES,
     FrameBuffer,
     SealBuffers,
     stream_record,
@@ -41,37 +41,54 @@ def test_a_record_is_the_frame_behind_its_length_written_into_the_headroom() -> 
 @pytest.mark.parametrize(
     "frame", [b"\x04abc", memoryview(b"\x04abc"), memoryview(bytearray(b"\x04abc"))]
 )
-def test_other_frames_have_no_record_and_are_never_kept(frame: bytes | memoryview) -> None:
-    buffers = SealBuffers()
+def test_other_frames_have_no_record(frame: bytes | memoryview) -> None:
     assert stream_record(frame) is None
-    buffers.give_back(frame)
-    assert buffers.spares == 0
 
 
-def test_a_buffer_is_reused_only_after_its_frame_is_given_back() -> None:
+def test_a_buffer_is_reused_only_once_nothing_refers_to_it() -> None:
     buffers = SealBuffers()
     first = buffers.take(POOLED_MIN)
-    second = buffers.take(POOLED_MIN)
-    assert first.obj is not second.obj  # neither given back: two buffers
-    buffers.give_back(first)
-    buffers.give_back(first)  # twice: still one spare, never handed out twice
-    assert buffers.spares == 1
+    buffer = id(first.obj)
+    assert id(buffers.take(POOLED_MIN).obj) != buffer  # the frame is alive: taken
+    kept = memoryview(first)[10:]  # a view of the frame, as asyncio 3.12+ keeps one
+    del first
+    assert id(buffers.take(POOLED_MIN).obj) != buffer  # the view holds it
+    record = stream_record(kept)
+    del kept
+    assert record is not None and id(buffers.take(POOLED_MIN).obj) != buffer
+    del record
+    assert id(buffers.take(POOLED_MIN).obj) == buffer  # nothing refers to it: reused
     third = buffers.take(POOLED_MIN - 10)  # smaller frames fit a larger buffer
-    assert third.obj is first.obj and len(third) == POOLED_MIN - 10
-    assert buffers.take(POOLED_MIN).obj is not first.obj  # in use again
+    assert id(third.obj) == buffer and len(third) == POOLED_MIN - 10
+    assert id(buffers.take(POOLED_MIN).obj) != buffer  # held by ``third`` again
+    del third
+    assert id(buffers.take(POOLED_MIN).obj) == buffer and buffers.pooled == 2
 
 
-def test_too_small_spares_are_dropped_and_spares_are_bounded() -> None:
+def test_a_reference_to_the_buffer_itself_holds_it() -> None:
     buffers = SealBuffers()
-    frames = [buffers.take(POOLED_MIN) for _ in range(SPARES + 2)]
-    for frame in frames:
-        buffers.give_back(frame)
-    assert buffers.spares == SPARES
-    big = buffers.take(2 * POOLED_MIN)  # no spare is large enough: a new buffer
-    assert all(big.obj is not frame.obj for frame in frames) and buffers.spares == 0
+    frame = buffers.take(POOLED_MIN)
+    buffer = frame.obj
+    del frame
+    assert buffers.take(POOLED_MIN).obj is not buffer
+    address = id(buffer)
+    del buffer
+    assert id(buffers.take(POOLED_MIN).obj) == address
 
 
-def test_stream_link_seals_large_payloads_into_reused_buffers_only_once_released() -> None:
+def test_the_pool_is_bounded_and_a_free_small_buffer_makes_room() -> None:
+    buffers = SealBuffers()
+    frames = [buffers.take(POOLED_MIN) for _ in range(POOL + 2)]  # all held
+    assert len({id(frame.obj) for frame in frames}) == POOL + 2 and buffers.pooled == POOL
+    frames.clear()
+    big = buffers.take(2 * POOLED_MIN)  # no free buffer is large enough: a new one
+    assert len(big) == 2 * POOLED_MIN and buffers.pooled == POOL
+    buffer = id(big.obj)
+    del big
+    assert id(buffers.take(2 * POOLED_MIN).obj) == buffer  # it replaced a small one
+
+
+def test_stream_link_seals_large_payloads_into_buffers_nothing_else_holds() -> None:
     pair = LinkPair(datagram=False, views=True)
     la = pair.a.manager.link_to(pair.b.node_id)
     assert la is not None
@@ -79,15 +96,18 @@ def test_stream_link_seals_large_payloads_into_reused_buffers_only_once_released
     for payload in sent[:3]:  # three frames in flight at once: three buffers
         pair.a.manager.send(la, payload, pair.now, prefix=b"\x01")
     held = pair.take(pair.a)
-    assert len({id(frame.obj) for _, frame in held}) == 3  # type: ignore[union-attr]
+    buffers = {id(frame.obj) for _, frame in held}  # type: ignore[union-attr]
+    assert len(buffers) == 3
     pair.deliver(pair.a, held)
-    pair.a.manager.release_frames(frame for _, frame in held)
-    for payload in sent[3:]:  # sealed into the released buffers, opened correctly
+    del held
+    pair.wire.clear()  # the pair's record of the wire: nothing refers to the frames now
+    for payload in sent[3:]:  # sealed into the same buffers, opened correctly
         pair.a.manager.send(la, payload, pair.now, prefix=b"\x01")
         frames = pair.take(pair.a)
-        assert frames[0][1].obj in [frame.obj for _, frame in held]  # type: ignore[union-attr]
+        assert id(frames[0][1].obj) in buffers  # type: ignore[union-attr]
         pair.deliver(pair.a, frames)
-        pair.a.manager.release_frames(frame for _, frame in frames)
+        del frames
+        pair.wire.clear()
     assert payloads(pair.b) == [b"\x01" + payload for payload in sent]
 
 

@@ -1,6 +1,7 @@
 """Large frames sealed into reused buffers over real TCP: a buffer the transport may still
 hold (what it could not send at once) is never sealed into again, so no frame that
-waits in a transport is ever rewritten, whichever way the transport keeps it."""
+waits in a transport is ever rewritten, whichever way the transport keeps it; once the
+transport lets go of it, the pool's buffer is reused."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from tests.runtime.support import run, started
 
+from meshnet.link.sealbuffers import POOL, FrameBuffer
 from meshnet.node.events import NeighbourDataReceived, PeerConnected
 from meshnet.runtime.tcp import TcpConnection
 
@@ -27,8 +29,11 @@ class ViewKeepingTransport(asyncio.Transport):
         self.inner = inner
         self.holding = False
         self.held: list[memoryview] = []
+        self.buffers: list[int] = []  # the pooled frame buffers written, by id
 
     def write(self, data: Any) -> None:
+        if type(memoryview(data).obj) is FrameBuffer:
+            self.buffers.append(id(memoryview(data).obj))
         if self.holding or self.held:
             self.held.append(memoryview(data).cast("B"))
         else:
@@ -89,10 +94,15 @@ def test_frames_a_transport_holds_are_never_rewritten(monkeypatch: pytest.Monkey
                 proxy.holding = True  # the socket "takes nothing": every frame waits
             for payload in sent[:6]:
                 a.send_to_neighbour(b.node.node_id, payload)
+            held = {buffer for proxy in wrapped for buffer in proxy.buffers}
+            assert len(held) == 6  # each frame in a buffer of its own, none rewritten
             for proxy in wrapped:
                 proxy.release()
+                proxy.buffers.clear()
             for payload in sent[6:]:  # the socket takes everything: buffers are reused
                 a.send_to_neighbour(b.node.node_id, payload)
+            reused = {buffer for proxy in wrapped for buffer in proxy.buffers}
+            assert len(reused) <= POOL and reused <= held  # the pool's, free again
             got = [(await asyncio.wait_for(received.get(), WAIT)) for _ in sent]
             assert [e.payload for e in got if isinstance(e, NeighbourDataReceived)] == sent
             links = a.status().node.links.links

@@ -538,7 +538,8 @@ class LinkManager:
     # -- output ----------------------------------------------------------------------
 
     def datagrams_to_send(self, now: float) -> list[tuple[TransportId, Frame]]:
-        """Frames to put on transports, in order (see ``release_frames`` for their memory)."""
+        """Frames to put on transports, in order. A large frame on a stream link is a view
+        of a pooled buffer, reused only once nothing refers to it (sealbuffers.py)."""
         out: list[tuple[TransportId, Frame]] = []
         if not (self._raw or self._outbox or self._closing):
             return out
@@ -581,15 +582,6 @@ class LinkManager:
         consumes the event at once and copies what it keeps. Other payloads are copies.
         """
         self._buffers.lent = frozenset(codes)
-
-    def release_frames(self, frames: Iterable[Frame]) -> None:
-        """The caller wrote ``frames`` (from ``datagrams_to_send``) and nothing holds them
-        any more: the buffers large frames were sealed into are reused (sealbuffers.py).
-        Never calling this is safe; calling it for a frame still held is not.
-        """
-        give_back = self._buffers.give_back
-        for frame in frames:
-            give_back(frame)
 
     def transport_commands(self) -> list[CloseTransport]:
         commands, self._commands = self._commands, []

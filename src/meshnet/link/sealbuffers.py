@@ -16,14 +16,18 @@ moved between runs. A stream link now seals a frame of at least ``POOLED_MIN`` b
    The headroom is where a stream carrier puts the frame's 4-byte length prefix
    (``stream_record``): prefix and frame go out in one write, without a joined copy.
 
-Lifetime: a frame is handed out by ``datagrams_to_send`` like any other, and its
-buffer is reused only after its consumer gives it back (``give_back``, through
-``Node.release_frames``), which says that nothing holds the frame any more. The TCP
-carrier gives a frame back only when the transport kept none of it: asyncio on Python
-3.12+ keeps a view of whatever it could not send at once (3.11 copies it), so a buffer
-written while the socket was full is never reused; it is freed with its last reference.
-A frame never given back (the simulator and tests give none back) is simply freed the
-same way, so nothing can ever change under a holder. At most ``SPARES`` buffers wait.
+Lifetime: a frame is handed out by ``datagrams_to_send`` like any other, and nobody
+gives it back. ``take`` reuses a buffer of its bounded pool (at most ``POOL`` buffers)
+only when nothing but the pool refers to it any more: no frame view of it, no view of
+such a view, no reference to the buffer itself is alive anywhere (CPython's reference
+count says so exactly: the views made from one ``memoryview(buffer)``, and views of
+those views, share one managed buffer that holds a reference to it while any of them
+lives). Whatever a carrier does with
+a frame is therefore safe: asyncio on Python 3.11 copies what the socket did not take
+(the buffer is free as soon as the write returns), 3.12+ keeps a view of it (the buffer
+stays taken until the transport has sent and dropped it), the simulator queues the
+frame itself. When every pooled buffer is taken, the frame gets a fresh buffer, which
+replaces a free pooled one that is too small, or is freed with its last reference.
 
 Opening: a stream link opens a large frame with ``TransportCipher.decrypt_into`` into
 one reused *opening* buffer (``opened``). A DATA payload whose first byte the manager's
@@ -37,12 +41,14 @@ Datagram links do not use this: their large frames are split into fragments anyw
 
 from __future__ import annotations
 
+from sys import getrefcount
+
 from meshnet.wire.framing import FRAME_HEADER_SIZE, Frame
 
 __all__ = [
     "HEADROOM",
+    "POOL",
     "POOLED_MIN",
-    "SPARES",
     "FrameBuffer",
     "Payload",
     "SealBuffers",
@@ -53,8 +59,10 @@ HEADROOM = FRAME_HEADER_SIZE
 """Bytes kept free before a frame in its ``FrameBuffer``: a stream carrier's prefix."""
 POOLED_MIN = 4096
 """Payloads smaller than this are sealed into fresh ``bytes`` (small objects are cheap)."""
-SPARES = 4
-"""Buffers given back and kept for reuse, at most."""
+POOL = 4
+"""Frame buffers kept for reuse, at most (per link manager, made at the first large frame)."""
+_FREE = 3  # references to a pooled buffer that nothing else holds: the pool, the local
+# variable in ``take`` and ``getrefcount``'s argument
 
 Payload = bytes | bytearray | memoryview
 """What a link sends for the layers above (read once, while it is sealed)."""
@@ -68,22 +76,23 @@ class FrameBuffer(bytearray):
 
 
 class SealBuffers:
-    """The reused plaintext buffer and the spare frame buffers of one link manager."""
+    """The reused plaintext and opening buffers and the frame buffer pool of one link
+    manager."""
 
-    __slots__ = ("_opened", "_plain", "_spares", "lent")
+    __slots__ = ("_opened", "_plain", "_pool", "lent")
 
     def __init__(self) -> None:
         self._plain = bytearray()
         self._opened = bytearray()
-        self._spares: list[FrameBuffer] = []
+        self._pool: list[FrameBuffer] = []
         self.lent: frozenset[int] = frozenset()
         """First payload bytes of the DATA payloads handed up as views of the reused
         opening buffer (``LinkManager.lend_payloads``)."""
 
     @property
-    def spares(self) -> int:
-        """Frame buffers waiting to be reused."""
-        return len(self._spares)
+    def pooled(self) -> int:
+        """Frame buffers in the pool (free or taken)."""
+        return len(self._pool)
 
     def plaintext(self, code: bytes, prefix: bytes, payload: Payload) -> memoryview:
         """``code + prefix + payload`` assembled in the reused plaintext buffer.
@@ -110,27 +119,23 @@ class SealBuffers:
         return memoryview(self._opened)[:size]
 
     def take(self, size: int) -> memoryview:
-        """``size`` writable bytes for a frame: a view after the headroom of a spare
-        buffer large enough, or of a new one."""
+        """``size`` writable bytes for a frame: a view after the headroom of a pooled
+        buffer large enough that nothing else refers to, or of a new one."""
         need = HEADROOM + size
-        spares = self._spares
-        while spares:
-            buffer = spares.pop()
-            if len(buffer) >= need:
+        pool = self._pool
+        for buffer in pool:
+            if getrefcount(buffer) == _FREE and len(buffer) >= need:
                 return memoryview(buffer)[HEADROOM:need]
-        return memoryview(FrameBuffer(need))[HEADROOM:need]
-
-    def give_back(self, frame: Frame) -> None:
-        """Reuse ``frame``'s buffer, if it has one: nothing may hold the frame any more."""
-        if type(frame) is memoryview:
-            buffer = frame.obj
-            spares = self._spares
-            if (
-                type(buffer) is FrameBuffer
-                and len(spares) < SPARES
-                and not any(spare is buffer for spare in spares)  # given back twice
-            ):
-                spares.append(buffer)
+        fresh = FrameBuffer(need)
+        if len(pool) < POOL:
+            pool.append(fresh)
+        else:
+            for i in range(POOL):  # not enumerate: its reused tuple holds a reference
+                buffer = pool[i]
+                if getrefcount(buffer) == _FREE:  # free but too small: make room
+                    pool[i] = fresh
+                    break
+        return memoryview(fresh)[HEADROOM:need]
 
 
 def stream_record(frame: Frame) -> memoryview | None:

@@ -39,7 +39,6 @@ full pump, every event taken from the sessions or messaging, and every command).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
@@ -447,11 +446,6 @@ class Node:
 
     def datagrams_to_send(self, now: float) -> list[tuple[TransportId, Frame]]:
         return self.links.datagrams_to_send(now)
-
-    def release_frames(self, frames: Iterable[Frame]) -> None:
-        """Frames from ``datagrams_to_send`` are written and held by nothing any more:
-        their memory may be reused (``LinkManager.release_frames``). Optional."""
-        self.links.release_frames(frames)
 
     def transport_commands(self) -> list[TransportCommand]:
         from_links: list[TransportCommand] = self.links.transport_commands()  # type: ignore[assignment]

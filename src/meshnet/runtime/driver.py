@@ -538,16 +538,15 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             log.warning("%s", exc)
 
     def _flush(self, out: list[tuple[TransportId, Frame]]) -> None:
-        """Write the frames; a large frame the carrier kept nothing of goes back to the
-        node, whose link layer seals the next one into its buffer (no fresh 64 KiB)."""
+        """Write the frames, those for one carrier in one ``send``."""
         carriers = self._carriers
         if len(out) == 1:
             tid, frame = out[0]
             carrier = carriers.get(tid)
             if carrier is None:
                 self.count("send_no_transport")
-            elif carrier.send([frame]) and type(frame) is memoryview:
-                self.node.release_frames((frame,))
+            else:
+                carrier.send([frame])
             return
         batches: dict[TransportId, list[Frame]] = {}
         for tid, frame in out:
@@ -556,8 +555,8 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             carrier = carriers.get(tid)
             if carrier is None:
                 self._counters["send_no_transport"] += len(frames)
-            elif carrier.send(frames):
-                self.node.release_frames(frames)
+            else:
+                carrier.send(frames)
 
     def _carry_out(self, command: TransportCommand) -> None:
         if isinstance(command, Dial):

@@ -15,10 +15,9 @@ Pipeline of one connection (``TcpConnection``, an ``asyncio.BufferedProtocol``):
 3. ``send``: frames are length-prefixed and written in one ``write`` (the first encrypted
    link frame marks the connection as carrying a link); while bytes are queued in the
    transport already, prefix and frame are appended separately (no joined copy). A
-   large frame the link sealed into a reused buffer has room for its prefix in front
-   (``link/sealbuffers.py``): it goes out as one write, uncopied, and ``send`` says
-   whether the transport kept any bytes, so that the driver gives the buffer back for
-   the next frame only if it holds nothing of it. Above
+   large frame the link sealed into a pooled buffer has room for its prefix in front
+   (``link/sealbuffers.py``): it goes out as one write, uncopied (the pool reuses the
+   buffer only once nothing, the transport included, refers to it). Above
    the high-water mark the carrier is not writable (``wait_writable`` waits, which is
    how senders are slowed); above the hard cap the peer is not reading at all and the
    connection is aborted (counted), so a peer that never reads cannot grow our memory.
@@ -239,16 +238,16 @@ class TcpConnection(asyncio.BufferedProtocol):
 
     # -- Carrier -----------------------------------------------------------------------
 
-    def send(self, frames: list[Frame]) -> bool:
-        """Write ``frames``, each behind its length; True when the transport kept none
-        of their bytes (its buffer is empty after the writes), so their memory may be
-        reused. A frame sealed into a ``FrameBuffer`` carries room for its length in
-        front (``stream_record``): prefix and frame go out in one write, uncopied.
+    def send(self, frames: list[Frame]) -> None:
+        """Write ``frames``, each behind its length. A frame sealed into a ``FrameBuffer``
+        carries room for its length in front (``stream_record``): prefix and frame go
+        out in one write, uncopied (and the buffer is not reused while the transport
+        keeps a view of it, ``link/sealbuffers.py``).
         """
         transport = self._transport
         if transport is None or transport.is_closing():
             self._host.count("send_on_closed_transport")
-            return True
+            return
         if not self.linked:
             self.linked = any(frame and frame[0] == _TRANSPORT for frame in frames)
         if transport.get_write_buffer_size():
@@ -268,11 +267,9 @@ class TcpConnection(asyncio.BufferedProtocol):
             transport.write(record if record is not None else _framed(frame))
         else:
             transport.write(b"".join([stream_record(frame) or _framed(frame) for frame in frames]))
-        left = transport.get_write_buffer_size()
-        if left > self._hard_cap:
+        if transport.get_write_buffer_size() > self._hard_cap:
             self._host.count("tcp_write_overflow")
             self.abort()
-        return not left
 
     def close(self) -> None:
         if self._transport is not None and self.closing_since is None:

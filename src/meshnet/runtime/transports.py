@@ -160,9 +160,9 @@ class Carrier(Protocol):
     transport_id: TransportId
     datagram: bool
 
-    def send(self, frames: list[Frame]) -> bool:
-        """Queue ``frames`` for the peer, in order; True when nothing holds them after
-        the call (their memory may be reused: ``Node.release_frames``)."""
+    def send(self, frames: list[Frame]) -> None:
+        """Queue ``frames`` for the peer, in order (a frame may be a view of a pooled
+        buffer: keeping it, or a view of it, keeps the buffer from reuse)."""
 
     def close(self) -> None:
         """Close after sending what is queued; the host hears ``carrier_closed`` later."""

@@ -78,13 +78,11 @@ class UdpPeer:
         self.closed = False
         self.linked_at = -1e18  # when we last sent it an encrypted link frame
 
-    def send(self, frames: list[Frame]) -> bool:
-        """Send each frame as one datagram; False: the frames' memory is never reused
-        (datagram links seal nothing into reused buffers, see ``link/sealbuffers.py``)."""
+    def send(self, frames: list[Frame]) -> None:
+        """Send each frame as one datagram."""
         if any(frame and frame[0] == _TRANSPORT for frame in frames):
             self.linked_at = self.socket.now()
         self.socket.send(frames, self.address)
-        return False
 
     def close(self) -> None:
         self.socket.forget(self)
