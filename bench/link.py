@@ -17,10 +17,18 @@ the same machine:
   application reading a subscription (``driver.subscribe``: a task woken per batch).
   The sender waits for the receiver's "all received" message, so the figure is
   end to end. Best of the rounds, rounds interleaved.
-* **small-frame round trip**: 64 B echoed by the other process, median; link vs (b).
-  Goal: <= 1.5x. Both echo applications: listener and subscription. The sealed client
+* **small-frame round trip**: 64 B echoed by the other process; link vs (b). Goal:
+  <= 1.5x. Both echo applications: listener and subscription. The sealed client
   sends with ``sock_sendall`` and reads with ``sock_recv_into`` (the lowest round trip
   of the plain clients tried: a protocol client and a ``StreamReader`` one are slower).
+  The clients are connected once and measured in short alternating batches
+  (``RTT_BATCH`` round trips of (b), of the link, of the link with a subscription, in
+  an order that rotates from batch to batch; a few batches after each bulk round), so
+  the ceiling and the link see the same moments of the machine: its load and how fast
+  the kernel wakes the other process (on a quiet machine that wake-up alone moves
+  (b) between about 35 and 90 µs). Reported: each kind's median over all its round
+  trips, and the ratio as the median over the batches of (link batch median / median
+  of the (b) batch beside it), with the lowest and highest batch ratio; CPU likewise.
 * **link establishment**: ``connect`` until ``PeerConnected`` with the hybrid
   (X25519 + ML-KEM-768) handshake over loopback TCP, median. Goal: <= 5 ms.
 * **node core**: two ``Node``s joined in this process, no sockets: CPU per neighbour
@@ -444,24 +452,50 @@ class LinkClient:
 # -- round trips ----------------------------------------------------------------------------
 
 
+class SealedRtt:
+    """The sealed pair's round-trip client, connected once and reused by every batch:
+    each round trip sealed into one reused buffer, sent with ``sock_sendall``, the echo
+    read with ``sock_recv_into`` and opened in place."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.sealer, self.reader = Sealer(), SealedReader()
+
+    async def start(self) -> None:
+        self.sock = await _dial(self.port)
+
+    async def rtt(self, rounds: int) -> list[float]:
+        loop, sock = asyncio.get_running_loop(), self.sock
+        assert sock is not None
+        sealer, reader = self.sealer, self.reader
+        message = b"E" * SMALL
+        answers: list[memoryview] = []
+        samples = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            await loop.sock_sendall(sock, sealer.seal(message))
+            while not answers:
+                reader.feed(await loop.sock_recv_into(sock, reader.space()), answers.append)
+            answers.clear()
+            samples.append(time.perf_counter() - start)
+        return samples
+
+    async def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
 async def rtt_sealed(port: int, rounds: int) -> list[float]:
-    """Round trips of the sealed pair, each timed: sealed into one reused buffer, sent
-    with ``sock_sendall``, the echo read with ``sock_recv_into`` and opened in place."""
-    loop = asyncio.get_running_loop()
-    sock = await _dial(port)
-    sealer, reader = Sealer(), SealedReader()
-    message = b"E" * SMALL
-    answers: list[memoryview] = []
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await loop.sock_sendall(sock, sealer.seal(message))
-        while not answers:
-            reader.feed(await loop.sock_recv_into(sock, reader.space()), answers.append)
-        answers.clear()
-        samples.append(time.perf_counter() - start)
-    sock.close()
-    return samples
+    """``rounds`` timed round trips of the sealed pair on a connection of their own
+    (``SealedRtt``; ``bench/messaging.py`` measures its ceiling with it)."""
+    client = SealedRtt(port)
+    await client.start()
+    try:
+        return await client.rtt(rounds)
+    finally:
+        await client.stop()
 
 
 class SealedClient(asyncio.BufferedProtocol):
@@ -716,23 +750,63 @@ class Meter:
         return self.cpu + self.child_cpu
 
 
+RTT_BATCH = 50
+"""Round trips per batch: short, so each batch of the link and the batch of (b) beside
+it see the same moment of the machine (its load, its cores' sleep states)."""
+
+
+def batch_ratios(link: list[list[float]], sealed: list[list[float]]) -> list[float]:
+    """Per batch, the link's median over the median of (b)'s batch measured beside it."""
+    return [
+        statistics.median(mine) / statistics.median(theirs)
+        for mine, theirs in zip(link, sealed, strict=True)
+    ]
+
+
+async def round_trips(
+    clients: dict[str, SealedRtt | LinkClient],
+    children: dict[str, Child],
+    batches: int,
+    order: int,
+) -> tuple[dict[str, list[list[float]]], dict[str, list[float]]]:
+    """``batches`` batches of ``RTT_BATCH`` round trips of every client, interleaved:
+    batch i of each kind, in an order that rotates with ``order + i``, then batch i + 1.
+    Returns each kind's samples per batch and its CPU (both processes) per round trip
+    per batch."""
+    kinds = list(clients)
+    samples: dict[str, list[list[float]]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for i in range(batches):
+        shift = (order + i) % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
+            with Meter(children[kind]) as meter:
+                samples[kind].append(await clients[kind].rtt(RTT_BATCH))
+            cpu[kind].append(meter.both / RTT_BATCH)
+    return samples, cpu
+
+
 async def measure(quick: bool) -> dict[str, float]:
     total = (32 if quick else 128) << 20
     rounds = 3 if quick else 5
-    n_rtt = 200 if quick else 600
+    batches = 4 if quick else 12  # round-trip batches per round, per kind
     kinds = ("plain", "sealed", "link", "link-queue")
     links = ("link", "link-queue")
     wall: dict[str, list[float]] = {kind: [] for kind in kinds}
     busiest: dict[str, list[float]] = {kind: [] for kind in kinds}
     sides: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
-    rtt: dict[str, list[float]] = {kind: [] for kind in ("sealed", *links)}
+    rtt: dict[str, list[list[float]]] = {kind: [] for kind in ("sealed", *links)}
     rtt_cpu: dict[str, list[float]] = {kind: [] for kind in ("sealed", *links)}
     children = {kind: Child(kind) for kind in ("plain", "sealed", "sealed-echo", *links)}
     clients = {kind: LinkClient(children[kind]) for kind in links}
+    sealed_rtt = SealedRtt(children["sealed-echo"].port)
+    rtt_clients: dict[str, SealedRtt | LinkClient] = {"sealed": sealed_rtt, **clients}
+    rtt_children = {"sealed": children["sealed-echo"], **{kind: children[kind] for kind in links}}
     try:
         for client in clients.values():
             await client.start()
-        for _ in range(rounds):  # interleaved, so a noisy moment hurts every case alike
+        await sealed_rtt.start()
+        await round_trips(rtt_clients, rtt_children, 1, 0)  # warm-up, not counted
+        for r in range(rounds):  # interleaved, so a noisy moment hurts every case alike
             for kind in kinds:
                 with Meter(children[kind]) as meter:
                     if kind == "plain":
@@ -745,21 +819,18 @@ async def measure(quick: bool) -> dict[str, float]:
                 wall[kind].append(total / meter.wall / 1e6)
                 busiest[kind].append(total / meter.busiest / 1e6)
                 sides[kind].append((meter.cpu / frames * 1e6, meter.child_cpu / frames * 1e6))
-            with Meter(children["sealed-echo"]) as meter:
-                rtt["sealed"].append(
-                    statistics.median(await rtt_sealed(children["sealed-echo"].port, n_rtt))
-                )
-            rtt_cpu["sealed"].append(meter.both / n_rtt)
-            for kind in links:
-                with Meter(children[kind]) as meter:
-                    rtt[kind].append(statistics.median(await clients[kind].rtt(n_rtt)))
-                rtt_cpu[kind].append(meter.both / n_rtt)
+            samples, cpu = await round_trips(rtt_clients, rtt_children, batches, r)
+            for kind, kept in rtt.items():
+                kept.extend(samples[kind])
+                rtt_cpu[kind].extend(cpu[kind])
+        await sealed_rtt.stop()
         for client in clients.values():
             await client.stop()
         n_setup = 30 if quick else 200
         with Meter(children["link"]) as setup_meter:
             setup = await establishment(children["link"], n_setup)
     finally:
+        await sealed_rtt.stop()
         for client in clients.values():
             await client.stop()
         for child in children.values():
@@ -767,9 +838,18 @@ async def measure(quick: bool) -> dict[str, float]:
     best = {kind: max(values) for kind, values in wall.items()}
     best_cpu = {kind: max(values) for kind, values in busiest.items()}
     per_frame = {kind: min(values, key=max) for kind, values in sides.items()}
-    rtt_link_us, rtt_sealed_us = min(rtt["link"]) * 1e6, min(rtt["sealed"]) * 1e6
-    cpu_rtt_link, cpu_rtt_sealed = min(rtt_cpu["link"]) * 1e6, min(rtt_cpu["sealed"]) * 1e6
-    rtt_queue_us, cpu_rtt_queue = min(rtt["link-queue"]) * 1e6, min(rtt_cpu["link-queue"]) * 1e6
+    median_us = {
+        kind: statistics.median([s for batch in kept for s in batch]) * 1e6
+        for kind, kept in rtt.items()
+    }
+    cpu_us = {kind: statistics.median(values) * 1e6 for kind, values in rtt_cpu.items()}
+    ratio = {kind: statistics.median(batch_ratios(rtt[kind], rtt["sealed"])) for kind in links}
+    cpu_ratio = {
+        kind: statistics.median(
+            [mine / theirs for mine, theirs in zip(rtt_cpu[kind], rtt_cpu["sealed"], strict=True)]
+        )
+        for kind in links
+    }
     return {
         "throughput_link_queue_mbps": best["link-queue"],
         "throughput_link_queue_vs_sealed": best["link-queue"] / best["sealed"],
@@ -777,10 +857,10 @@ async def measure(quick: bool) -> dict[str, float]:
         "cpu_throughput_link_queue_vs_sealed": best_cpu["link-queue"] / best_cpu["sealed"],
         "cpu_us_per_frame_sender_link_queue": per_frame["link-queue"][0],
         "cpu_us_per_frame_receiver_link_queue": per_frame["link-queue"][1],
-        "rtt_link_queue_us": rtt_queue_us,
-        "rtt_link_queue_vs_sealed": rtt_queue_us / rtt_sealed_us,
-        "cpu_per_rtt_link_queue_us": cpu_rtt_queue,
-        "cpu_per_rtt_link_queue_vs_sealed": cpu_rtt_queue / cpu_rtt_sealed,
+        "rtt_link_queue_us": median_us["link-queue"],
+        "rtt_link_queue_vs_sealed": ratio["link-queue"],
+        "cpu_per_rtt_link_queue_us": cpu_us["link-queue"],
+        "cpu_per_rtt_link_queue_vs_sealed": cpu_ratio["link-queue"],
         "throughput_plain_mbps": best["plain"],
         "throughput_sealed_mbps": best["sealed"],
         "throughput_link_mbps": best["link"],
@@ -794,12 +874,16 @@ async def measure(quick: bool) -> dict[str, float]:
         "cpu_us_per_frame_receiver_sealed": per_frame["sealed"][1],
         "cpu_us_per_frame_sender_link": per_frame["link"][0],
         "cpu_us_per_frame_receiver_link": per_frame["link"][1],
-        "rtt_sealed_us": rtt_sealed_us,
-        "rtt_link_us": rtt_link_us,
-        "rtt_link_vs_sealed": rtt_link_us / rtt_sealed_us,
-        "cpu_per_rtt_sealed_us": cpu_rtt_sealed,
-        "cpu_per_rtt_link_us": cpu_rtt_link,
-        "cpu_per_rtt_link_vs_sealed": cpu_rtt_link / cpu_rtt_sealed,
+        "rtt_sealed_us": median_us["sealed"],
+        "rtt_link_us": median_us["link"],
+        "rtt_link_vs_sealed": ratio["link"],
+        "rtt_link_vs_sealed_of_medians": median_us["link"] / median_us["sealed"],
+        "rtt_batches": float(len(rtt["sealed"])),
+        "rtt_link_vs_sealed_batch_min": min(batch_ratios(rtt["link"], rtt["sealed"])),
+        "rtt_link_vs_sealed_batch_max": max(batch_ratios(rtt["link"], rtt["sealed"])),
+        "cpu_per_rtt_sealed_us": cpu_us["sealed"],
+        "cpu_per_rtt_link_us": cpu_us["link"],
+        "cpu_per_rtt_link_vs_sealed": cpu_ratio["link"],
         "handshake_ms_median": statistics.median(setup) * 1e3,
         "handshake_ms_p90": statistics.quantiles(setup, n=10)[-1] * 1e3,
         "cpu_per_link_setup_ms": setup_meter.both / n_setup * 1e3,
@@ -860,6 +944,9 @@ def report(figures: dict[str, float]) -> None:
         ("round trip 64 B, us", "sealed pair (b)", "rtt_sealed_us", "cpu_per_rtt_sealed_us"),
         ("", "link (listener)", "rtt_link_us", "cpu_per_rtt_link_us"),
         ("", "link / (b)  [goal <= 1.5]", "rtt_link_vs_sealed", "cpu_per_rtt_link_vs_sealed"),
+        ("", "link / (b): lowest batch", "rtt_link_vs_sealed_batch_min", ""),
+        ("", "link / (b): highest batch", "rtt_link_vs_sealed_batch_max", ""),
+        ("", "link / (b): of the medians", "rtt_link_vs_sealed_of_medians", ""),
         ("", "link, queue (subscription)", "rtt_link_queue_us", "cpu_per_rtt_link_queue_us"),
         (
             "",
@@ -889,9 +976,11 @@ def report(figures: dict[str, float]) -> None:
         cpu = f"{figures[by_cpu]:>10.2f}" if by_cpu else ""
         print(f"{group:<22} {name:<32} {wall} {cpu}")
     print(
-        "wall: measured (best round); cpu: throughput per CPU second of the busier process, "
-        "CPU us of each process per 64 KiB frame, CPU us/ms of both processes per round "
-        f"trip/setup (load average {figures['load_average']:.1f} on {os.cpu_count()} cores)"
+        "wall: measured (bulk: best round; round trip: median of all, ratio: median of the "
+        f"{int(figures['rtt_batches'])} batch ratios); cpu: throughput per CPU second of the "
+        "busier process, CPU us of each process per 64 KiB frame, CPU us/ms of both "
+        "processes per round trip (median of batches) / setup "
+        f"(load average {figures['load_average']:.1f} on {os.cpu_count()} cores)"
     )
 
 

@@ -370,7 +370,8 @@ class LinkConnection:
         if self.state is LinkState.CLOSED:
             self._drop("closed")
             return False
-        epoch = self._epoch_for(index)
+        current = self._current
+        epoch = current if index == current.local_index else self._epoch_for(index)
         if epoch is None:
             self._drop("stale_index")
             return False

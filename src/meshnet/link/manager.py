@@ -553,8 +553,10 @@ class LinkManager:
             t = self._transports.get(tid) if tid is not None else None
             if t is None:
                 self._drop("no_transport")
-                continue
-            self._put(out, t, sealed)
+            elif t.datagram:
+                self._put(out, t, sealed)
+            else:
+                out.append((t.id, sealed))
         self._outbox.clear()
         for link in self._closing:
             tid = self._link_transport.pop(link, None)

@@ -498,6 +498,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         node = self.node
         if now is None:
             now = self.now()
+        publish = self._hub.publish
         try:
             for _ in range(_MAX_PUMP_ROUNDS):
                 self._again = False
@@ -506,7 +507,6 @@ class NodeDriver(SessionVerbs, MessageVerbs):
                     self._flush(out)
                 for command in node.transport_commands():
                     self._carry_out(command)
-                publish = self._hub.publish
                 while (event := node.next_event()) is not None:
                     if type(event) is NeighbourDataReceived:  # the hot path: nothing to note
                         pass

@@ -129,6 +129,7 @@ class TcpConnection(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._writability = Writability()
         self._reader = FrameReader(host.max_frame)
+        self._read = host.read_buffer  # shared by every connection of the driver
         self._direct = False  # the last read went into the reader's frame buffer
         self._hard_cap = host.config.write_hard_cap
 
@@ -173,7 +174,7 @@ class TcpConnection(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         space = self._reader.space(DIRECT_READ_MIN)  # the rest of a large frame: read
         self._direct = space is not None  # it straight into its place, uncopied
-        return space if space is not None else self._host.read_buffer.view
+        return space if space is not None else self._read.view
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._transport is None:
@@ -182,7 +183,7 @@ class TcpConnection(asyncio.BufferedProtocol):
             if self._direct:
                 frames = self._reader.filled(nbytes)
             else:
-                frames = self._reader.cut(self._host.read_buffer.view[:nbytes])
+                frames = self._reader.cut(self._read.view[:nbytes])
         except DecodeError:
             self._host.count("tcp_bad_frame_length")
             self.abort()
@@ -261,10 +262,13 @@ class TcpConnection(asyncio.BufferedProtocol):
                 else:
                     write(len(frame).to_bytes(FRAME_HEADER_SIZE, "big"))
                     write(frame)
-        elif len(frames) == 1:
+        elif len(frames) == 1:  # one send() call: a whole frame
             frame = frames[0]
-            record = stream_record(frame)  # one send() call: a whole frame
-            transport.write(record if record is not None else _framed(frame))
+            if type(frame) is bytes:  # small frames: a joined copy is cheapest
+                transport.write(len(frame).to_bytes(FRAME_HEADER_SIZE, "big") + frame)
+            else:
+                record = stream_record(frame)
+                transport.write(record if record is not None else _framed(frame))
         else:
             transport.write(b"".join([stream_record(frame) or _framed(frame) for frame in frames]))
         if transport.get_write_buffer_size() > self._hard_cap:
