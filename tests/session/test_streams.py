@@ -45,6 +45,31 @@ def test_a_range_spanning_writes_is_taken_as_views_of_each_write() -> None:
     assert [bytes(p) for p in stream.parts(4, 8)] == [b"efgh"]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(st.binary(min_size=1, max_size=7), min_size=1, max_size=12),
+    calls=st.lists(
+        st.tuples(st.integers(0, 90), st.integers(0, 12), st.integers(0, 3)), max_size=30
+    ),
+)
+def test_parts_are_the_written_bytes_in_any_order_of_reads_and_acks(
+    pieces: list[bytes], calls: list[tuple[int, int, int]]
+) -> None:
+    # parts() resumes from where its previous call began (new data goes out in order):
+    # reads behind that point (retransmissions), ahead of it, and after acknowledgements
+    # that drop chunks from the front must all give the bytes written there
+    stream = _send(limit=100)
+    for piece in pieces:
+        stream.write(piece)
+    written = b"".join(pieces)
+    for at, length, acked in calls:
+        start = max(at % (len(written) + 1), stream.base)
+        end = min(start + length, len(written))
+        assert b"".join(stream.parts(start, end)) == written[start:end]
+        if acked:
+            stream.on_acked(stream.base, min(acked, len(written) - stream.base), False)
+
+
 def test_send_buffer_is_bounded_and_reports_blocking() -> None:
     stream = _send(limit=10)
     assert stream.write(b"abcdefgh") == 8 and not stream.blocked

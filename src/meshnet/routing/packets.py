@@ -75,6 +75,10 @@ _FIRST = struct.Struct(">BBBB")
 _FORWARD_ROOM = 8  # in front of a forwarded packet: the link's inner type
 
 
+_new_header = object.__new__
+_set = object.__setattr__
+
+
 def header_size(relays: int) -> int:
     """Bytes of a routed header with ``relays`` relays."""
     return _FIXED + relays * PREFIX_SIZE
@@ -176,15 +180,17 @@ def decode_header(data: bytes | memoryview, *, max_body: int) -> RoutedHeader:
     else:
         listed = bytes(data[_FIXED:end])
         relays = tuple(listed[i : i + PREFIX_SIZE] for i in range(0, len(listed), PREFIX_SIZE))
-    return RoutedHeader(
-        kind=_KINDS[kind],
-        hop_limit=hop_limit,
-        next=position,
-        source=NodeId(source),  # exactly 32 bytes: what from_raw would check
-        destination=NodeId(destination),
-        relays=relays,
-        stream_path=bool(flags & STREAM_PATH),
-    )
+    # All checked above: the header is built without ``__post_init__`` checking it
+    # again (this runs for every packet a node receives).
+    header = _new_header(RoutedHeader)
+    _set(header, "kind", _KINDS[kind])
+    _set(header, "hop_limit", hop_limit)
+    _set(header, "next", position)
+    _set(header, "source", NodeId(source))  # exactly 32 bytes: what from_raw would check
+    _set(header, "destination", NodeId(destination))
+    _set(header, "relays", relays)
+    _set(header, "stream_path", bool(flags & STREAM_PATH))
+    return header
 
 
 def advance(data: bytes | memoryview, *, stream_link: bool = True) -> Headroom:
@@ -198,9 +204,9 @@ def advance(data: bytes | memoryview, *, stream_link: bool = True) -> Headroom:
     The caller has checked that the hop limit is above 1 and ``next`` below the count.
     """
     flags = data[COUNT_OFFSET] if stream_link else data[COUNT_OFFSET] & ~STREAM_PATH & 0xFF
-    packet = Headroom.allocate(len(data), _FORWARD_ROOM)
-    buffer = packet.buffer
-    buffer[_FORWARD_ROOM:] = data
+    buffer = bytearray(_FORWARD_ROOM)
+    buffer += data  # one copy; ``buffer[room:] = data`` would copy a view twice
+    packet = Headroom(buffer, _FORWARD_ROOM)
     buffer[_FORWARD_ROOM + HOP_LIMIT_OFFSET] = data[HOP_LIMIT_OFFSET] - 1
     buffer[_FORWARD_ROOM + NEXT_OFFSET] = data[NEXT_OFFSET] + 1
     buffer[_FORWARD_ROOM + COUNT_OFFSET] = flags

@@ -62,7 +62,16 @@ __all__ = [
 ]
 
 
-class Verdict(enum.Enum):
+class _Rule(enum.Enum):
+    """An enum hashed by identity: the tables below are looked up with a (state, input)
+    pair several times per packet, and ``Enum.__hash__`` is Python code (it hashes the
+    member's name). Members are singletons compared by identity, so identity is a
+    consistent hash; nothing iterates a set of them (dicts keep insertion order)."""
+
+    __hash__ = object.__hash__
+
+
+class Verdict(_Rule):
     ACCEPT = "accept"
     IGNORE = "ignore"
     REFUSE = "refuse"
@@ -82,7 +91,7 @@ _A, _G, _R = Verdict.ACCEPT, Verdict.IGNORE, Verdict.REFUSE
 # -- sessions ----------------------------------------------------------------------------
 
 
-class SessionState(enum.Enum):
+class SessionState(_Rule):
     WAITING_RECORD = "waiting_record"  # no identity record for the peer yet; data queued
     INITIATING = "initiating"  # our INIT is out
     RESPONDING = "responding"  # we answered an INIT; waiting for the first sealed packet
@@ -92,7 +101,7 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
-class SessionInput(enum.Enum):
+class SessionInput(_Rule):
     RECORD_FOUND = "record_found"  # lookup_record answered
     RECORD_TIMED_OUT = "record_timed_out"
     INIT_FROM_LOWER = "init_from_lower"  # a valid INIT from a peer whose NodeId is lower
@@ -172,7 +181,7 @@ SESSION_TRANSITIONS = _build_session()
 # -- streams, send half ------------------------------------------------------------------
 
 
-class SendState(enum.Enum):
+class SendState(_Rule):
     READY = "ready"  # nothing sent yet
     SEND = "send"
     DATA_SENT = "data_sent"  # finished by the application: the FIN is queued or sent
@@ -181,7 +190,7 @@ class SendState(enum.Enum):
     RESET_RECVD = "reset_recvd"  # our RESET_STREAM acknowledged (terminal)
 
 
-class SendInput(enum.Enum):
+class SendInput(_Rule):
     APP_WRITE = "app_write"
     FRAME_SENT = "frame_sent"  # a STREAM frame went out
     APP_FINISH = "app_finish"  # the application closed its direction (FIN after data)
@@ -216,7 +225,7 @@ SEND_TRANSITIONS = _build_send()
 # -- streams, receive half ---------------------------------------------------------------
 
 
-class RecvState(enum.Enum):
+class RecvState(_Rule):
     RECV = "recv"
     SIZE_KNOWN = "size_known"  # the FIN (final size) arrived; gaps remain
     DATA_RECVD = "data_recvd"  # every byte up to the final size arrived
@@ -225,7 +234,7 @@ class RecvState(enum.Enum):
     RESET_READ = "reset_read"  # the application was told of the reset (terminal)
 
 
-class RecvInput(enum.Enum):
+class RecvInput(_Rule):
     FRAME_RECEIVED = "frame_received"  # a STREAM frame without the FIN
     FIN_RECEIVED = "fin_received"  # a STREAM frame that fixes the final size
     ALL_RECEIVED = "all_received"  # no gap below the final size
