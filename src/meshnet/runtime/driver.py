@@ -572,8 +572,12 @@ class NodeDriver(SessionVerbs, MessageVerbs):
 
     def _arm_timer(self) -> None:
         deadline = self.node.get_timer()
-        if deadline == self._timer_at:
+        armed = self._timer_at
+        if deadline == armed:
             return
+        if self._timer is not None and armed is not None and (deadline is None or deadline > armed):
+            return  # the armed timer fires first and re-arms then (a later deadline
+            # moves on every packet: a probe timeout, a keepalive; no cancel + call_at)
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = deadline
