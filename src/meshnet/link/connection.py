@@ -1,31 +1,18 @@
-"""``LinkConnection``: an established link: sealing, opening, probes, keepalives, rekeys.
+"""``LinkConnection``: an established link: sealing, opening, probes, keepalives, timers.
+
+What lives where: this module seals and opens TRANSPORT frames, dispatches inner
+frames, runs the link's timers and reports its status; the key epochs and counters are
+in ``epochs.py``, the rekey rules (a mixin, ``Rekeying``) in ``rekeying.py``, probe
+and RTT bookkeeping in ``probes.py``, the reused buffers of large frames in
+``sealbuffers.py``.
 
 Theory of operation
 -------------------
 A connection holds up to three key epochs, each named by the index the peer puts in
 its TRANSPORT frames: the *current* epoch (we send with it), the *previous* one (kept
 for receiving only, ``old_keys_grace`` seconds after a rekey, so frames in flight are
-not lost) and, during a rekey, the *pending* one.
-
-A rekey is a fresh hybrid XX handshake carried in REKEY inner frames under the current
-keys (so a passive observer sees no handshake at all)::
-
-    A (rekey initiator)                       B
-    REKEY 1 (a_idx, msg1)          ---->      read, write msg2
-                                   <----      REKEY 2 (b_idx, msg2)
-    read msg2, write msg3; new epoch
-    is *pending*: A receives on it but
-    still sends on the old one
-    REKEY 3 (msg3)                 ---->      read msg3; B switches at once and sends
-                                              a KEEPALIVE on the new keys
-    first frame on the new epoch: A switches
-
-Neither side ever sends on keys the other cannot yet open, and the old receive keys
-stay for the grace period, so no frame in flight is lost; on stream transports the
-order is kept by the stream itself. Lost REKEY messages are retransmitted like the
-outer handshake; a rekey that does not finish in ``handshake_timeout`` is abandoned
-(the old keys stay) and tried again, and keys older than ``reject_after_time`` close
-the link. When both sides start a rekey at once, the one with the lower NodeId wins.
+not lost) and, during a rekey, the *pending* one (``rekeying.py``: a fresh handshake
+inside the link). Keys older than ``reject_after_time`` close the link.
 
 Timers. ``get_timer`` is the earliest of eight deadlines. Sending and receiving frames
 only ever move deadlines later (the keepalive and dead-peer deadlines), so the hot
@@ -44,19 +31,18 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, SignatureVerifier
 from meshnet.errors import AuthenticationError, LocalError, RemoteError
 from meshnet.ids import LinkId
 from meshnet.link.config import LinkConfig
+from meshnet.link.epochs import Counters, Epoch
 from meshnet.link.events import (
     LinkClosed,
     LinkEvent,
     LinkMeasured,
     LinkPayloadReceived,
-    LinkRekeyed,
     payload_received,
 )
 from meshnet.link.messages import (
@@ -77,23 +63,21 @@ from meshnet.link.messages import (
     encode_inner,
 )
 from meshnet.link.probes import Prober
+from meshnet.link.rekeying import RekeyAttempt, Rekeying
 from meshnet.link.sealbuffers import POOLED_MIN, Payload, SealBuffers
 from meshnet.link.state import LinkInput, LinkState, Verdict, transition
 from meshnet.link.status import LinkStatus
-from meshnet.noise.authenticated import AuthenticatedHandshake, HandshakeResult
+from meshnet.noise.authenticated import HandshakeResult
 from meshnet.noise.functions import TAG_LEN
 from meshnet.noise.replay import ReplayWindow
-from meshnet.noise.transport import TransportCipher
 from meshnet.wire.framing import Frame
 from meshnet.wire.headroom import Headroom, Outgoing
 
-__all__ = ["REKEY_PROLOGUE", "LinkConnection", "Outbox"]
+__all__ = ["LinkConnection", "Outbox"]
 
 Outbox = list[tuple[LinkId, Frame]]
-REKEY_PROLOGUE = b"meshnet-link-rekey-v1"
 _HEADER_SIZE = TRANSPORT_HEADER.size
 _COUNTER = struct.Struct(">Q")
-_RESPONDER_REKEY_OFFSET = 5.0  # the handshake's responder rekeys a little later: fewer collisions
 _DATA = bytes([InnerType.DATA])
 _DATA_CODE = int(InnerType.DATA)
 _TRANSPORT_CODE = int(FrameType.TRANSPORT)
@@ -108,47 +92,7 @@ _CLOSE_INPUT = {
 }
 
 
-@dataclass(slots=True, eq=False)
-class _Epoch:
-    local_index: int
-    remote_index: int
-    send: TransportCipher
-    receive: TransportCipher
-    replay: ReplayWindow | None  # datagram links
-    started: float
-    next_counter: int = 0  # stream links: the only counter accepted next
-    frames_sent: int = 0
-    retired_at: float = 0.0
-
-    def clear(self) -> None:
-        self.send.clear()
-        self.receive.clear()
-
-
-@dataclass(slots=True, eq=False)
-class _Rekey:
-    handshake: AuthenticatedHandshake
-    initiator: bool
-    local_index: int
-    started: float
-    retry_at: float
-    retry_delay: float
-    message: bytes = b""  # our last REKEY inner frame, for retransmission
-    remote_index: int = 0
-    pending: _Epoch | None = None
-
-
-@dataclass(slots=True)
-class _Counters:
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    frames_sent: int = 0
-    frames_received: int = 0
-    rekeys: int = 0
-    drops: dict[str, int] = field(default_factory=dict)
-
-
-class LinkConnection:
+class LinkConnection(Rekeying):
     """An established, encrypted link to one neighbour (built by ``LinkHandshake``)."""
 
     def __init__(
@@ -183,7 +127,7 @@ class LinkConnection:
         self.endpoint = ""
         self.indices_version = 0
         self.timer_moved = True  # the deadline may be earlier than the one last reported
-        self.counters = _Counters()
+        self.counters = Counters()
         self._identity = identity
         self._config = config
         self._entropy = entropy
@@ -195,8 +139,8 @@ class LinkConnection:
         self._allocate_index = allocate_index or self._random_index
         self._buffers = None if datagram else buffers  # fragments would copy anyway
         self._current = self._epoch(result, local_index, remote_index, now)
-        self._previous: _Epoch | None = None
-        self._rekey: _Rekey | None = None
+        self._previous: Epoch | None = None
+        self._rekey: RekeyAttempt | None = None
         self._finish_frame = finish_frame  # initiator: resent until the peer is heard
         self._finish_delay = config.handshake_retry
         self._finish_at = now + self._finish_delay if finish_frame else None
@@ -218,9 +162,9 @@ class LinkConnection:
     def _random_index(self) -> int:
         return int.from_bytes(self._entropy.random_bytes(4), "big") or 1
 
-    def _epoch(self, result: HandshakeResult, local: int, remote: int, now: float) -> _Epoch:
+    def _epoch(self, result: HandshakeResult, local: int, remote: int, now: float) -> Epoch:
         replay = ReplayWindow(self._config.replay_window) if self.datagram else None
-        return _Epoch(local, remote, result.send, result.receive, replay, now)
+        return Epoch(local, remote, result.send, result.receive, replay, now)
 
     def _drop(self, reason: str, count: int = 1) -> None:
         drops = self.counters.drops
@@ -268,7 +212,7 @@ class LinkConnection:
             found.append(self._rekey.local_index)
         return tuple(found)
 
-    def _epoch_for(self, index: int) -> _Epoch | None:
+    def _epoch_for(self, index: int) -> Epoch | None:
         if index == self._current.local_index:
             return self._current
         if self._previous is not None and index == self._previous.local_index:
@@ -503,133 +447,6 @@ class LinkConnection:
         for rtt in samples:
             self._events.append(LinkMeasured(link=self.link, rtt=rtt, lost=rtt is None))
 
-    # -- rekeying --------------------------------------------------------------------
-
-    def _rekey_due_at(self) -> float:
-        offset = 0.0 if self.outbound else _RESPONDER_REKEY_OFFSET
-        return self._current.started + self._config.rekey_after_time + offset
-
-    def _new_handshake(self, *, initiator: bool) -> AuthenticatedHandshake:
-        return AuthenticatedHandshake(
-            identity=self._identity,
-            initiator=initiator,
-            pattern="XX",
-            hybrid=self._config.hybrid,
-            expected_peer=self.peer,
-            prologue=REKEY_PROLOGUE,
-            extension=self._rekey_with[1],
-            entropy=self._entropy,
-            verifier=self._rekey_with[0],
-        )
-
-    def _begin(self, handshake: AuthenticatedHandshake, *, initiator: bool, now: float) -> _Rekey:
-        if self.state is LinkState.ESTABLISHED:
-            self.state = transition(self.state, LinkInput.REKEY_DUE).next_state
-        rekey = _Rekey(
-            handshake=handshake,
-            initiator=initiator,
-            local_index=self._allocate_index(),
-            started=now,
-            retry_at=now + self._config.handshake_retry,
-            retry_delay=self._config.handshake_retry,
-        )
-        self._rekey = rekey
-        self.indices_version += 1
-        self.timer_moved = True
-        return rekey
-
-    def _send_rekey(self, rekey: _Rekey, frame: Rekey, now: float) -> None:
-        rekey.message = encode_inner(frame)
-        self._seal(rekey.message, now)
-
-    def _start_rekey(self, now: float) -> None:
-        if transition(self.state, LinkInput.REKEY_DUE).verdict is not Verdict.ACCEPT:
-            return
-        handshake = self._new_handshake(initiator=True)
-        rekey = self._begin(handshake, initiator=True, now=now)
-        self._send_rekey(rekey, Rekey(1, rekey.local_index, handshake.write_message()), now)
-
-    def _abandon_rekey(self) -> None:
-        rekey = self._rekey
-        if rekey is None:
-            return
-        if rekey.pending is not None:
-            rekey.pending.clear()
-        self._rekey = None
-        self.indices_version += 1
-        self.timer_moved = True
-        if self.state is LinkState.REKEYING:
-            self.state = transition(self.state, LinkInput.HANDSHAKE_TIMED_OUT).next_state
-
-    def _on_rekey(self, frame: Rekey, now: float) -> None:
-        try:
-            if frame.step == 1:
-                self._on_rekey_1(frame, now)
-            elif frame.step == 2:
-                self._on_rekey_2(frame, now)
-            else:
-                self._on_rekey_3(frame, now)
-        except RemoteError:
-            self._drop("rekey_failed")
-            self._abandon_rekey()
-
-    def _on_rekey_1(self, frame: Rekey, now: float) -> None:
-        rekey = self._rekey
-        if rekey is not None and not rekey.initiator and frame.sender_index == rekey.remote_index:
-            self._seal(rekey.message, now)  # our step 2 was lost: send it again
-            return
-        if rekey is not None and rekey.initiator and self._identity.node_id < self.peer:
-            self._drop("rekey_collision")  # both started: ours wins, the peer answers it
-            return
-        self._abandon_rekey()
-        handshake = self._new_handshake(initiator=False)
-        handshake.read_message(frame.message)
-        rekey = self._begin(handshake, initiator=False, now=now)
-        rekey.remote_index = frame.sender_index
-        self._send_rekey(rekey, Rekey(2, rekey.local_index, handshake.write_message()), now)
-
-    def _on_rekey_2(self, frame: Rekey, now: float) -> None:
-        rekey = self._rekey
-        if rekey is None or not rekey.initiator:
-            self._drop("rekey_unexpected")
-            return
-        if rekey.pending is not None:
-            self._seal(rekey.message, now)  # a duplicate step 2: our step 3 was lost
-            return
-        rekey.handshake.read_message(frame.message)
-        msg3 = rekey.handshake.write_message()
-        rekey.remote_index = frame.sender_index
-        rekey.pending = self._epoch(
-            rekey.handshake.result(), rekey.local_index, frame.sender_index, now
-        )
-        self._send_rekey(rekey, Rekey(3, 0, msg3), now)
-
-    def _on_rekey_3(self, frame: Rekey, now: float) -> None:
-        rekey = self._rekey
-        if rekey is None or rekey.initiator:
-            # We switched already and our confirmation was lost: confirm again.
-            self._seal(encode_inner(KeepAlive()), now)
-            return
-        rekey.handshake.read_message(frame.message)
-        epoch = self._epoch(rekey.handshake.result(), rekey.local_index, rekey.remote_index, now)
-        self._switch_to(epoch, now)
-        self._seal(encode_inner(KeepAlive()), now)
-
-    def _switch_to(self, epoch: _Epoch, now: float) -> None:
-        old = self._current
-        if self._previous is not None:
-            self._previous.clear()
-        old.send.clear()  # never send on it again; receive for the grace period
-        old.retired_at = now
-        self._previous = old
-        self._current = epoch
-        self._rekey = None
-        self.indices_version += 1
-        self.timer_moved = True
-        self.counters.rekeys += 1
-        self.state = transition(self.state, LinkInput.REKEY_COMPLETED).next_state
-        self._events.append(LinkRekeyed(link=self.link))
-
     # -- time ------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
@@ -687,22 +504,6 @@ class LinkConnection:
             self._send_probe(now)
         if now >= self._last_sent + config.keepalive_interval:
             self._seal(encode_inner(KeepAlive()), now)
-
-    def _rekey_timers(self, now: float) -> None:
-        rekey = self._rekey
-        if rekey is None:
-            if now >= self._rekey_due_at():
-                self._start_rekey(now)
-            return
-        if now >= rekey.started + self._config.handshake_timeout:
-            self._drop("rekey_timeout")
-            self._abandon_rekey()
-            return
-        if now >= rekey.retry_at:
-            rekey.retry_delay *= 2
-            rekey.retry_at = now + rekey.retry_delay
-            if rekey.initiator and rekey.message:
-                self._seal(rekey.message, now)
 
     # -- inspection ------------------------------------------------------------------
 
