@@ -43,6 +43,8 @@ _MAGIC = b"MSIM"
 _HEADER = struct.Struct(">4sQdH")
 HEADER_SIZE = _HEADER.size
 """Smallest payload the generator sends (22 bytes)."""
+_ANY_NODE = -1
+"""The scheduler's node for an entry that may act on any node (Scheduler.call_at)."""
 
 
 def encode_payload(msg: int, sent_at: float, flow: int, size: int) -> bytes:
@@ -189,7 +191,7 @@ class TrafficGenerator:
             elif isinstance(spec, RandomPairs):
                 self._base[flow] = max(spec.start, now)
                 src, dst = self._random_pair(flow, spec)
-                self._at(self._base[flow], (flow, src, dst), src)
+                self._at(self._base[flow], (flow, src, dst), _ANY_NODE)
             else:
                 self._base[flow] = max(spec.start, now)
                 self._at(self._base[flow], (flow, 0, 0), spec.src)
@@ -214,8 +216,12 @@ class TrafficGenerator:
 
     def _fire(self, args: tuple[int, int, int]) -> None:
         # args: (flow index, message or pair number, round), or for random pairs (flow
-        # index, source, destination): drawn one message ahead, so that the scheduler
-        # knows the node each entry acts on (the draws keep their order in the stream).
+        # index, source, destination), drawn one message ahead (the draws keep their
+        # order in the stream). A random-pair entry is scheduled as acting on no known
+        # node: it schedules the next message, whose source may be any node and whose
+        # time may come at once, so a partitioned run bounds it by the least reach of
+        # all (naming its source let a worker run past a message another worker's entry
+        # was about to schedule for one of its nodes, parallel.py).
         # Periodic times are computed from the start time and the count, never
         # accumulated (no float drift).
         flow, k, n = args
@@ -230,7 +236,7 @@ class TrafficGenerator:
             self.send(k, n, spec.size, flow)
             when = now + self._samplers[flow].exponential(1.0 / spec.rate)
             src, dst = self._random_pair(flow, spec)
-            self._at(when, (flow, src, dst), src)
+            self._at(when, (flow, src, dst), _ANY_NODE)
         elif isinstance(spec, Probes):
             src, dst = self.probe_pairs[k]
             self.send(src, dst, spec.size, flow, pair=k)
