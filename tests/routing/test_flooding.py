@@ -293,3 +293,34 @@ def test_a_link_only_one_end_announces_covers_nobody() -> None:
         if p[0] == RoutingPacket.ANNOUNCE and decode_announcement(p)[0].origin == origin.node_id
     ]
     assert held_sequence(mesh.nodes[c], origin.node_id) == origin.router.sequence
+
+
+def _announced_rtts(mesh: Mesh, index: int) -> list[float | None]:
+    """The RTTs in ``index``'s own announcement as the other nodes hold it."""
+    origin = mesh.nodes[index].node_id
+    return [
+        link.rtt
+        for node in mesh.nodes
+        if node.node_id != origin
+        for entry in node.router.status(mesh.now).database
+        if entry.origin == origin
+        for link in entry.links
+    ]
+
+
+def test_a_refresh_carries_the_metrics_measured_now() -> None:
+    """A change within the hysteresis is not announced on its own, but the refresh, which
+    goes out anyway, says what is measured now (the hysteresis would keep it forever)."""
+    config = RoutingConfig()
+    mesh = Mesh(config=config)
+    mesh.add_many(2)
+    mesh.connect(0, 1, rtt=0.010)
+    mesh.run_for(config.flap_reset + config.cost_interval)
+    sequence = mesh.nodes[0].router.sequence
+    mesh.measure(0, 1, rtt=0.011)  # +1 ms: below the hysteresis
+    mesh.run_for(config.cost_interval)
+    assert mesh.nodes[0].router.sequence == sequence
+    assert _announced_rtts(mesh, 0) == [0.010]
+    mesh.run_for(config.refresh_interval)
+    assert mesh.nodes[0].router.sequence == sequence + 1  # the refresh alone
+    assert _announced_rtts(mesh, 0) == [0.011]

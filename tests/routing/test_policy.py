@@ -108,7 +108,9 @@ def test_etx_is_one_over_delivery_ratio_and_capped() -> None:
         (LinkMetrics(rtt=0.050, loss=0), LinkMetrics(rtt=0.059, loss=0), False),  # +18%
         (LinkMetrics(rtt=0.050, loss=0), LinkMetrics(rtt=0.061, loss=0), True),  # +22%
         (LinkMetrics(rtt=0.050, loss=0), LinkMetrics(rtt=0.039, loss=0), True),  # -22%
-        (LinkMetrics(rtt=0.001, loss=0), LinkMetrics(rtt=0.0025, loss=0), False),  # < 2 ms
+        (LinkMetrics(rtt=0.001, loss=0), LinkMetrics(rtt=0.0025, loss=0), False),  # < 5 ms
+        (LinkMetrics(rtt=0.010, loss=0), LinkMetrics(rtt=0.0149, loss=0), False),  # +49%, < 5 ms
+        (LinkMetrics(rtt=0.010, loss=0), LinkMetrics(rtt=0.0151, loss=0), True),  # +51%, > 5 ms
         (LinkMetrics(rtt=0.05, loss=0.0), LinkMetrics(rtt=0.05, loss=0.15), False),  # ETX 1.18
         (LinkMetrics(rtt=0.05, loss=0.0), LinkMetrics(rtt=0.05, loss=0.2), True),  # ETX 1.25
     ],

@@ -243,8 +243,25 @@ class Flooding:
             entries.setdefault(prefix_of(peer), view[peer].to_entry(prefix_of(peer)))
         return tuple(entries[prefix] for prefix in sorted(entries))
 
+    def _take_current_metrics(self) -> None:
+        """Put every measured link's current metrics in effect, hysteresis or not: a
+        refresh goes out anyway, so it may as well say what we measure now
+        (docs/protocol/routing.md §6)."""
+        changed = False
+        for neighbour in self._neighbours:
+            if neighbour.announced.rtt is None:
+                continue  # not measured yet: its first sample is a topology change
+            measured = neighbour.estimator.metrics.quantised()
+            if measured != neighbour.announced:
+                neighbour.announced = measured
+                changed = True
+        if changed:
+            self._table.set_local(self._neighbours.view(self._policy))
+
     def announce(self, trigger: AnnounceTrigger, now: float) -> None:
         """Make, install and flood our next announcement (unless it would say nothing new)."""
+        if trigger is AnnounceTrigger.REFRESH:
+            self._take_current_metrics()
         neighbours = self._own_neighbours()
         current = self._lsdb.get(self._me)
         if (
