@@ -7,7 +7,7 @@ from tests.session.pair import SessionPair, Side
 from meshnet.session.config import SessionConfig
 from meshnet.session.events import DatagramReceived, SessionClosed
 from meshnet.session.frames import CloseReason
-from meshnet.session.keys import KeyRing
+from meshnet.session.keys import _SPARES, KeyRing
 from meshnet.session.state import SessionState
 
 MB = bytes(range(256)) * 4096
@@ -99,3 +99,23 @@ def test_keys_that_cannot_be_replaced_expire() -> None:
     assert [c.reason for c in closed] == [CloseReason.KEYS_EXPIRED]
     (peer_view,) = pair.b.of(SessionClosed)
     assert peer_view.by_peer and peer_view.reason is CloseReason.KEYS_EXPIRED
+
+
+def test_large_packets_reuse_a_buffer_only_once_nothing_holds_it() -> None:
+    # a 64 KiB packet is sealed into a buffer of the session's small pool, never into
+    # one that a packet still queued below (or any view of it) refers to
+    pair = SessionPair(seed=43)
+    pair.establish()
+    sender, receiver = _keys(pair, pair.a), _keys(pair, pair.b)
+    plain = [bytes([i]) * 60_000 for i in range(_SPARES + 2)]
+    held = [sender.seal(data, pair.now) for data in plain[: _SPARES + 1]]  # the last: fresh
+    assert len({id(packet.buffer) for packet in held}) == _SPARES + 1
+    kept = [bytes(packet.view()) for packet in held]
+    view = held[0].view()  # a view alone keeps a buffer taken too
+    freed = id(held[1].buffer)
+    del held[:2]  # what the link does once it sealed a packet
+    last = sender.seal(plain[-1], pair.now)
+    assert id(last.buffer) == freed
+    assert bytes(view) == kept[0] and [bytes(p.view()) for p in held] == kept[2:]
+    for data, expected in ((kept[0], plain[0]), (bytes(last.view()), plain[-1])):
+        assert bytes(receiver.open(data, pair.now)) == expected

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from sys import getrefcount
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
@@ -44,7 +45,7 @@ from meshnet.session.config import SessionConfig
 from meshnet.session.fragments import Reassembler, split_message
 from meshnet.session.frames import Rekey
 from meshnet.session.packets import DATA_HEADER, TAG_SIZE, PacketType
-from meshnet.wire.headroom import Headroom
+from meshnet.wire.headroom import PACKET_ROOM, Headroom
 
 __all__ = ["REKEY_CHUNK", "REKEY_PROLOGUE", "Epoch", "KeyRing"]
 
@@ -53,6 +54,8 @@ REKEY_CHUNK = 400
 """Bytes of a rekey handshake message per REKEY frame (fits the smallest packet)."""
 _RESPONDER_REKEY_OFFSET = 5.0
 _HEADER = DATA_HEADER.size
+_REUSED_MIN = 4096  # packets at least this large are sealed into a reused buffer
+_SPARES = 4  # reused packet buffers per session, at most: a 256 KiB burst (made as needed)
 _DATA = PacketType.DATA
 
 
@@ -132,6 +135,7 @@ class KeyRing:
         )
         self.outbox: list[Rekey] = []
         """REKEY frames to send (the session drains this)."""
+        self._spares: list[bytearray] = []
         self.confirm_needed = False
         """We switched to new keys: the session must send a packet on them soon."""
         self.rekeys = 0
@@ -163,7 +167,8 @@ class KeyRing:
         epoch = self.current
         send = epoch.send
         header = DATA_HEADER.pack(_DATA, epoch.remote_index, send.next_counter)
-        packet = Headroom.allocate(_HEADER + len(plaintext) + TAG_SIZE)
+        size = _HEADER + len(plaintext) + TAG_SIZE
+        packet = self._reused(size) if size >= _REUSED_MIN else Headroom.allocate(size)
         buffer, start = packet.buffer, packet.start
         buffer[start : start + _HEADER] = header
         with memoryview(buffer) as view:
@@ -172,6 +177,27 @@ class KeyRing:
         if epoch.packets_sent >= self._config.rekey_after_packets and self._rekey is None:
             self.start_rekey(now)
         return packet
+
+    def _reused(self, size: int) -> Headroom:
+        """A ``Headroom`` for a packet of ``size`` bytes in a buffer of the session's
+        bounded pool that nothing refers to any more (CPython's reference count: the
+        packet it held was sealed by the link and dropped, with every view of it), else
+        in a fresh one: no 64 KiB allocated and zero-filled per packet. A packet still
+        queued below (a paused link) keeps its buffer taken."""
+        need = PACKET_ROOM + size
+        spares = self._spares
+        for i in range(len(spares)):
+            if len(spares[i]) == need and getrefcount(spares[i]) == 2:  # the pool's alone
+                return Headroom(spares[i], PACKET_ROOM)
+        buffer = bytearray(need)
+        if len(spares) < _SPARES:
+            spares.append(buffer)
+        else:
+            for i in range(len(spares)):
+                if getrefcount(spares[i]) == 2:  # free, of another size: follow the new one
+                    spares[i] = buffer
+                    break
+        return Headroom(buffer, PACKET_ROOM)
 
     def open(
         self, packet: bytes | memoryview, now: float, into: bytearray | None = None
@@ -391,3 +417,4 @@ class KeyRing:
             self.pending.clear()
             self.pending = None
         self._rekey = None
+        self._spares = []
