@@ -246,7 +246,7 @@ class Flooding:
     def _take_current_metrics(self) -> None:
         """Put every measured link's current metrics in effect, hysteresis or not: a
         refresh goes out anyway, so it may as well say what we measure now
-        (docs/protocol/routing.md §6)."""
+        (docs/protocol/routing.md §5)."""
         changed = False
         for neighbour in self._neighbours:
             if neighbour.announced.rtt is None:
