@@ -17,17 +17,11 @@ moved between runs. A stream link now seals a frame of at least ``POOLED_MIN`` b
    (``stream_record``): prefix and frame go out in one write, without a joined copy.
 
 Lifetime: a frame is handed out by ``datagrams_to_send`` like any other, and nobody
-gives it back. ``take`` reuses a buffer of its bounded pool (at most ``POOL`` buffers)
-only when nothing but the pool refers to it any more: no frame view of it, no view of
-such a view, no reference to the buffer itself is alive anywhere (CPython's reference
-count says so exactly: the views made from one ``memoryview(buffer)``, and views of
-those views, share one managed buffer that holds a reference to it while any of them
-lives). Whatever a carrier does with
-a frame is therefore safe: asyncio on Python 3.11 copies what the socket did not take
-(the buffer is free as soon as the write returns), 3.12+ keeps a view of it (the buffer
-stays taken until the transport has sent and dropped it), the simulator queues the
-frame itself. When every pooled buffer is taken, the frame gets a fresh buffer, which
-replaces a free pooled one that is too small, or is freed with its last reference.
+gives it back. ``take`` reuses a buffer of its bounded pool (at most ``POOL`` buffers,
+``wire/bufferpool.py``) only when nothing but the pool refers to it any more, so
+whatever a carrier does with a frame is safe: asyncio on Python 3.11 copies what the
+socket did not take, 3.12+ keeps a view of it (the buffer stays taken until the
+transport has sent and dropped it), the simulator queues the frame itself.
 
 Opening: a stream link opens a large frame with ``TransportCipher.decrypt_into`` into
 one reused *opening* buffer (``opened``). A DATA payload whose first byte the manager's
@@ -41,8 +35,7 @@ Datagram links do not use this: their large frames are split into fragments anyw
 
 from __future__ import annotations
 
-from sys import getrefcount
-
+from meshnet.wire.bufferpool import BufferPool
 from meshnet.wire.framing import FRAME_HEADER_SIZE, Frame
 
 __all__ = [
@@ -61,8 +54,6 @@ POOLED_MIN = 4096
 """Payloads smaller than this are sealed into fresh ``bytes`` (small objects are cheap)."""
 POOL = 4
 """Frame buffers kept for reuse, at most (per link manager, made at the first large frame)."""
-_FREE = 3  # references to a pooled buffer that nothing else holds: the pool, the local
-# variable in ``take`` and ``getrefcount``'s argument
 
 Payload = bytes | bytearray | memoryview
 """What a link sends for the layers above (read once, while it is sealed)."""
@@ -84,7 +75,7 @@ class SealBuffers:
     def __init__(self) -> None:
         self._plain = bytearray()
         self._opened = bytearray()
-        self._pool: list[FrameBuffer] = []
+        self._pool = BufferPool(POOL, FrameBuffer)
         self.lent: frozenset[int] = frozenset()
         """First payload bytes of the DATA payloads handed up as views of the reused
         opening buffer (``LinkManager.lend_payloads``)."""
@@ -122,20 +113,7 @@ class SealBuffers:
         """``size`` writable bytes for a frame: a view after the headroom of a pooled
         buffer large enough that nothing else refers to, or of a new one."""
         need = HEADROOM + size
-        pool = self._pool
-        for buffer in pool:
-            if getrefcount(buffer) == _FREE and len(buffer) >= need:
-                return memoryview(buffer)[HEADROOM:need]
-        fresh = FrameBuffer(need)
-        if len(pool) < POOL:
-            pool.append(fresh)
-        else:
-            for i in range(POOL):  # not enumerate: its reused tuple holds a reference
-                buffer = pool[i]
-                if getrefcount(buffer) == _FREE:  # free but too small: make room
-                    pool[i] = fresh
-                    break
-        return memoryview(fresh)[HEADROOM:need]
+        return memoryview(self._pool.take(need, exact=False))[HEADROOM:need]
 
 
 def stream_record(frame: Frame) -> memoryview | None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from sys import getrefcount
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
@@ -45,6 +44,7 @@ from meshnet.session.config import SessionConfig
 from meshnet.session.fragments import Reassembler, split_message
 from meshnet.session.frames import Rekey
 from meshnet.session.packets import DATA_HEADER, TAG_SIZE, PacketType
+from meshnet.wire.bufferpool import BufferPool
 from meshnet.wire.headroom import PACKET_ROOM, Headroom
 
 __all__ = ["REKEY_CHUNK", "REKEY_PROLOGUE", "Epoch", "KeyRing"]
@@ -135,7 +135,7 @@ class KeyRing:
         )
         self.outbox: list[Rekey] = []
         """REKEY frames to send (the session drains this)."""
-        self._spares: list[bytearray] = []
+        self._spares = BufferPool(_SPARES, bytearray)
         self.confirm_needed = False
         """We switched to new keys: the session must send a packet on them soon."""
         self.rekeys = 0
@@ -180,24 +180,11 @@ class KeyRing:
 
     def _reused(self, size: int) -> Headroom:
         """A ``Headroom`` for a packet of ``size`` bytes in a buffer of the session's
-        bounded pool that nothing refers to any more (CPython's reference count: the
-        packet it held was sealed by the link and dropped, with every view of it), else
-        in a fresh one: no 64 KiB allocated and zero-filled per packet. A packet still
-        queued below (a paused link) keeps its buffer taken."""
-        need = PACKET_ROOM + size
-        spares = self._spares
-        for i in range(len(spares)):
-            if len(spares[i]) == need and getrefcount(spares[i]) == 2:  # the pool's alone
-                return Headroom(spares[i], PACKET_ROOM)
-        buffer = bytearray(need)
-        if len(spares) < _SPARES:
-            spares.append(buffer)
-        else:
-            for i in range(len(spares)):
-                if getrefcount(spares[i]) == 2:  # free, of another size: follow the new one
-                    spares[i] = buffer
-                    break
-        return Headroom(buffer, PACKET_ROOM)
+        bounded pool that nothing refers to any more (``wire/bufferpool.py``: the packet
+        it held was sealed by the link and dropped, with every view of it), else in a
+        fresh one: no 64 KiB allocated and zero-filled per packet. A packet still queued
+        below (a paused link) keeps its buffer taken."""
+        return Headroom(self._spares.take(PACKET_ROOM + size, exact=True), PACKET_ROOM)
 
     def open(
         self, packet: bytes | memoryview, now: float, into: bytearray | None = None
@@ -417,4 +404,4 @@ class KeyRing:
             self.pending.clear()
             self.pending = None
         self._rekey = None
-        self._spares = []
+        self._spares.clear()
