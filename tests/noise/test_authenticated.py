@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,8 +40,15 @@ class Impostor:
         self._static = static_from
         self._signer = signer
 
+    @property
+    def static_public(self) -> bytes:
+        return self._static.static_public
+
     def static_private_bytes(self) -> bytes:
         return self._static.static_private_bytes()
+
+    def static_private_key(self) -> X25519PrivateKey:
+        return self._static.static_private_key()
 
     def sign(self, data: bytes) -> bytes:
         return self._signer.sign(data)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.keys import constant_time_equal
@@ -40,6 +40,9 @@ from meshnet.crypto.primitives import (
 )
 from meshnet.crypto.verifier import SignatureVerifier
 from meshnet.errors import AuthenticationError, DecodeError, KeyFileError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 __all__ = [
     "IDENTITY_RECORD_SIZE",
@@ -276,6 +279,11 @@ class Identity:
     def static_private_bytes(self) -> bytes:
         """The 32-byte X25519 static private key, for the Noise ``s``. Secret."""
         return self._static.private_bytes()
+
+    def static_private_key(self) -> X25519PrivateKey:
+        """The same key as a ``cryptography`` object, built once (the Noise ``s`` of
+        every handshake uses it instead of rebuilding it from the bytes). Secret."""
+        return self._static.private_key_object()
 
     def sign(self, data: bytes) -> bytes:
         """This node's 64-byte Ed25519 signature over ``data``.

@@ -138,6 +138,12 @@ class X25519KeyPair:
         """The 32-byte private key. Secret: for Noise and key files only."""
         return self._private
 
+    def private_key_object(self) -> X25519PrivateKey:
+        """The ``cryptography`` key object, built once. Secret: for the Noise layer,
+        whose DH calls ``cryptography`` itself; rebuilding it from the bytes for every
+        handshake costs a scalar multiplication (the public key) each time."""
+        return self._key
+
     def exchange(self, peer_public: bytes) -> bytes:
         """The 32-byte X25519 shared secret with ``peer_public``.
 

@@ -40,6 +40,7 @@ from typing import Literal
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
 from meshnet.errors import HandshakeError, PeerMismatchError, RemoteError, StateError
+from meshnet.noise.functions import KeyPair
 from meshnet.noise.handshake import HandshakeState
 from meshnet.noise.patterns import Token
 from meshnet.noise.payload import (
@@ -153,7 +154,11 @@ class AuthenticatedHandshake:
             protocol=protocol,
             initiator=initiator,
             prologue=prologue,
-            s=identity.static_private_bytes(),
+            s=KeyPair(
+                public=identity.static_public,
+                private=identity.static_private_bytes(),
+                handle=identity.static_private_key(),
+            ),
             rs=peer_record.static_public if peer_record is not None else None,
             entropy=entropy,
         )
