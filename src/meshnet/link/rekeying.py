@@ -45,11 +45,20 @@ from meshnet.link.messages import KeepAlive, Rekey, encode_inner
 from meshnet.link.state import LinkInput, LinkState, Verdict, transition
 from meshnet.noise.authenticated import AuthenticatedHandshake, HandshakeResult
 
-__all__ = ["REKEY_PROLOGUE", "RESPONDER_REKEY_OFFSET", "RekeyAttempt", "Rekeying"]
+__all__ = [
+    "REKEY_PROLOGUE",
+    "REKEY_SPREAD",
+    "RESPONDER_REKEY_OFFSET",
+    "RekeyAttempt",
+    "Rekeying",
+]
 
 REKEY_PROLOGUE = b"meshnet-link-rekey-v1"
 RESPONDER_REKEY_OFFSET = 5.0
 """Seconds the outer handshake's responder rekeys after the initiator would: fewer collisions."""
+REKEY_SPREAD = 1.5
+"""Seconds over which an epoch's rekey time is spread by its local index (drawn from the
+node's Entropy), so that links made together do not all rekey in the same instant."""
 
 
 @dataclass(slots=True, eq=False)
@@ -114,6 +123,7 @@ class Rekeying:
 
     def _rekey_due_at(self: _Connection) -> float:
         offset = 0.0 if self.outbound else RESPONDER_REKEY_OFFSET
+        offset += (self._current.local_index & 0xFFFF) / 0x10000 * REKEY_SPREAD
         return self._current.started + self._config.rekey_after_time + offset
 
     def _new_handshake(self: _Connection, *, initiator: bool) -> AuthenticatedHandshake:
