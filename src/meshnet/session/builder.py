@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from meshnet.session.acks import AckTracker
-from meshnet.session.frames import Frame, FrameType, PathRoom, encode_frame
+from meshnet.session.frames import MIN_STREAM_HEADER, Frame, FrameType, PathRoom, encode_frame
 from meshnet.session.keys import KeyRing
 from meshnet.session.packets import DATA_OVERHEAD
 from meshnet.session.recovery import LossRecovery, SentPacket
@@ -56,6 +56,7 @@ class PacketBuilder:
         "_acks",
         "_recovery",
         "_streams",
+        "built_bytes",
         "bytes_sent",
         "datagrams",
         "held",
@@ -88,6 +89,7 @@ class PacketBuilder:
         self.room_seen = 0  # the path room of the peer's latest packet (routing says)
         self.room_reported = 0  # what our latest PATH_ROOM said
         self.held = False  # the last ``build_all`` kept a part-filled tail back
+        self.built_bytes = 0  # what the last ``build_all`` sealed, in bytes
 
     # -- datagram queue ------------------------------------------------------------------
 
@@ -139,6 +141,7 @@ class PacketBuilder:
                 break
             out.append(packet)
             total += len(packet)
+        self.built_bytes = total
         return out
 
     def _only_tail(self, keys: KeyRing, max_packet: int) -> bool:
@@ -251,7 +254,10 @@ class PacketBuilder:
             added = True
         streams = self._streams
         while streams.has_stream_data:
-            record = streams.write_stream_frame(limit - len(payload), payload)
+            room = limit - len(payload)
+            if room <= MIN_STREAM_HEADER:
+                break  # no STREAM frame fits (the packet is full): no search
+            record = streams.write_stream_frame(room, payload)
             if record is None:
                 break
             records.append(record)

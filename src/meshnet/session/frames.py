@@ -39,6 +39,7 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_PATH_ROOM",
     "MAX_REKEY_FRAGMENTS",
+    "MIN_STREAM_HEADER",
     "Ack",
     "Close",
     "CloseReason",
@@ -210,6 +211,11 @@ Frame = (
     | Rekey
     | PathRoom
 )
+
+
+MIN_STREAM_HEADER = 5
+"""The smallest STREAM frame header: type, flags, then one byte each for the stream id,
+offset and length (``stream_header_size``'s least)."""
 
 
 def stream_header_size(stream_id: int, offset: int, length: int, service: int | None) -> int:

@@ -82,6 +82,7 @@ _CLOSE_REPEAT = 0.5  # in CLOSING, answer the peer's packets with CLOSE at most 
 _I = SessionInput
 _S = SessionState
 _LIVE_KEYS = (_S.ESTABLISHED, _S.REKEYING)
+_NOT_ELICITING = (Ack, Close, PathRoom)  # frames that elicit no acknowledgement (§4)
 
 
 class Session:
@@ -498,7 +499,7 @@ class Session:
             return
         eliciting = False
         for frame in frames:
-            if not isinstance(frame, Ack | Close | PathRoom):
+            if not isinstance(frame, _NOT_ELICITING):
                 eliciting = True
                 break
         self.acks.on_packet(pn, eliciting, now, len(packet))
@@ -612,7 +613,7 @@ class Session:
             return out
         if self.state in _LIVE_KEYS:
             sealed = self.out.build_all(keys, self.max_packet, now, budget)
-            self.has_more = self.out.held or sum(len(packet) for packet in sealed) >= budget
+            self.has_more = self.out.held or self.out.built_bytes >= budget
             out.extend(sealed)
             self._sync_rekey()
         return out

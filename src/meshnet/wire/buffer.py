@@ -47,6 +47,9 @@ class Writer:
         return self
 
     def varint(self, value: int) -> Writer:
+        if 0 <= value < 0x80:  # one byte: most ids, flags and counts
+            self._parts.append(value)
+            return self
         if not 0 <= value <= MAX_VARINT:
             raise ValueError(f"varint out of range: {value}")
         while True:
@@ -116,17 +119,24 @@ class Reader:
         return int.from_bytes(self._take(8), "big")
 
     def varint(self, limit: int = MAX_VARINT) -> int:
-        value = 0
-        for i in range(_MAX_VARINT_BYTES):
-            byte = self.u8()
-            value |= (byte & 0x7F) << (7 * i)
+        data, pos = self._data, self._pos  # bytes read inline: no ``u8`` call per byte
+        end = min(len(data), pos + _MAX_VARINT_BYTES)
+        value = shift = 0
+        while pos < end:
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
             if not byte & 0x80:
-                if byte == 0 and i > 0:
+                if byte == 0 and shift:
                     raise DecodeError("varint is not minimally encoded")
                 if value > limit:
                     raise DecodeError(f"value {value} over limit {limit}")
+                self._pos = pos
                 return value
-        raise DecodeError("varint too long")
+            shift += 7
+        if shift == 7 * _MAX_VARINT_BYTES:
+            raise DecodeError("varint too long")
+        raise DecodeError(f"truncated: need 1 bytes, have {len(data) - pos}")
 
     def raw(self, n: int) -> bytes:
         return bytes(self._take(n))
