@@ -175,3 +175,55 @@ def test_large_packets_are_acknowledged_every_eighth() -> None:
     assert not tracker.ack_due(2.0) and tracker.ack_due(2.025)  # ... or the delay
     tracker.on_packet(12, True, 2.0, 65535)
     assert tracker.ack_due(2.0)  # a gap: at once whatever the size
+
+
+def _large_run(tracker: AckTracker, first: int, count: int, now: float) -> int:
+    """``count`` large packets from ``first``; returns the next packet number."""
+    for pn in range(first, first + count):
+        tracker.on_packet(pn, True, now, 65535)
+    return first + count
+
+
+def test_large_packet_count_climbs_to_sixteen_while_it_is_reached() -> None:
+    tracker = AckTracker(0.025)
+    pn = 0
+    for expected in range(8, 17):
+        assert tracker.every_large == expected
+        pn = _large_run(tracker, pn, expected - 1, 1.0)
+        assert not tracker.ack_due(1.0)
+        pn = _large_run(tracker, pn, 1, 1.0)
+        assert tracker.ack_due(1.0)
+        tracker.frame(1.0)
+    assert tracker.every_large == 16  # the most: one ACK per MiB
+    pn = _large_run(tracker, pn, 16, 1.0)
+    tracker.frame(1.0)
+    assert tracker.every_large == 16
+
+
+def test_large_packet_count_follows_a_window_smaller_than_it() -> None:
+    tracker = AckTracker(0.025)
+    pn = _large_run(tracker, 0, 4, 1.0)  # a window of four packets, then nothing
+    assert not tracker.ack_due(1.0) and tracker.ack_due(1.03)
+    tracker.frame(1.03)  # the delay ran out: four was all the sender had
+    assert tracker.every_large == 2
+    for expected in (2, 3, 4, 4, 4, 4):  # back up to the four that came, then it holds
+        assert tracker.every_large == expected
+        pn = _large_run(tracker, pn, expected, 2.0)
+        assert tracker.ack_due(2.0)
+        tracker.frame(2.0)
+    assert tracker.every_large == 5  # four ACKs at the cap: it moves up by one
+
+
+def test_ack_count_unchanged_by_acks_that_ride_or_follow_a_gap() -> None:
+    tracker = AckTracker(0.025)
+    pn = _large_run(tracker, 0, 3, 1.0)
+    tracker.frame(1.0)  # rode on a packet of ours before anything was due
+    assert tracker.every_large == 8
+    _large_run(tracker, pn + 1, 3, 1.0)  # a gap: due at once
+    assert tracker.ack_due(1.0)
+    tracker.frame(1.0)
+    assert tracker.every_large == 8
+    tracker.on_packet(100, True, 2.0, 1100)
+    tracker.on_packet(101, True, 2.0, 1100)
+    tracker.frame(2.0)  # small packets: every second, the large count untouched
+    assert tracker.every_large == 8

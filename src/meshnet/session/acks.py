@@ -2,8 +2,18 @@
 
 The receiver of ack-eliciting packets acknowledges them in ACK frames carrying ranges
 of packet numbers. It acknowledges at once when a packet arrives out of order (the
-sender's loss detection wants to know soon) or every second ack-eliciting packet (every
-eighth when they average 32 KiB or more), and otherwise within ``max_ack_delay``.
+sender's loss detection wants to know soon) or every second ack-eliciting packet, and
+otherwise within ``max_ack_delay``.
+
+Packets averaging 32 KiB or more (a stream path's 64 KiB packets) are acknowledged
+less often, by a count that follows what the sender keeps in flight, with no word from
+it (docs/protocol/session.md §7): every eighth at first, one more each time the count
+was reached, up to every sixteenth (one ACK per MiB). When the delay runs out first,
+the sender had only ``n`` packets to send (its window or its application): the count
+drops to ``n / 2`` and may climb back to ``n``, the *cap*, but past it only by one
+after ``cap`` ACKs at it, about as fast as a congestion window grows in congestion
+avoidance. So a sender whose window holds fewer packets than the count waits
+``max_ack_delay`` once, not every round trip.
 Every number up to the largest an ACK frame reported is forgotten once that frame was
 itself acknowledged (the peer has seen it; §13.2.4), so ACK frames stay short even on a
 lossy path, and never more than ``MAX_TRACKED_RANGES`` are kept, so the state is
@@ -23,12 +33,15 @@ MAX_TRACKED_RANGES = 64
 """Ranges remembered at most."""
 _ACK_EVERY = 2
 _ACK_EVERY_LARGE = 8
+"""Where the count of large packets per ACK starts."""
+_MAX_ACK_EVERY_LARGE = 16
+"""The most large packets one ACK waits for (1 MiB of 64 KiB packets)."""
 _LARGE = 32 * 1024
 """Ack-eliciting packets averaging this many bytes or more are large (a stream path's
-64 KiB packets): acknowledge every eighth instead of every second. Each ACK costs
-every node of the path a whole packet's fixed work (the relay's pumps, syscalls and
-AEADs); at one ACK per 512 KiB they are one packet in nine instead of one in five
-(ACKs still come within ``max_ack_delay``, and at once after a gap)."""
+64 KiB packets): acknowledge every eighth to sixteenth instead of every second. Each
+ACK costs every node of the path a whole packet's fixed work (the relay's pumps,
+syscalls and AEADs); at one ACK per MiB they are one packet in seventeen (ACKs still
+come within ``max_ack_delay``, and at once after a gap)."""
 
 
 class AckTracker:
@@ -39,9 +52,13 @@ class AckTracker:
     """
 
     __slots__ = (
+        "_at_cap",
+        "_by_count",
         "_bytes",
+        "_cap",
         "_deadline",
         "_eliciting",
+        "_every_large",
         "_immediate",
         "_largest_at",
         "_max_delay",
@@ -55,7 +72,16 @@ class AckTracker:
         self._eliciting = 0
         self._bytes = 0  # of the ack-eliciting packets not yet acknowledged
         self._immediate = False
+        self._by_count = False  # the pending ACK is due because the count was reached
+        self._every_large = _ACK_EVERY_LARGE
+        self._cap = _MAX_ACK_EVERY_LARGE  # the count climbs past it only slowly
+        self._at_cap = 0  # ACKs sent at the cap since it last moved
         self._deadline: float | None = None
+
+    @property
+    def every_large(self) -> int:
+        """How many large ack-eliciting packets the next ACK waits for at most."""
+        return self._every_large
 
     @property
     def largest(self) -> int | None:
@@ -79,9 +105,10 @@ class AckTracker:
             return
         self._eliciting += 1
         self._bytes += size
-        every = _ACK_EVERY_LARGE if self._bytes >= _ACK_EVERY * _LARGE else _ACK_EVERY
+        every = self._every_large if self._bytes >= _ACK_EVERY * _LARGE else _ACK_EVERY
         if self._eliciting >= every:
             self._immediate = True
+            self._by_count = True
         elif self._deadline is None:
             self._deadline = now + self._max_delay
 
@@ -105,12 +132,33 @@ class AckTracker:
         ranges = self.received.descending(ACK_RANGES_PER_FRAME)
         if not ranges:
             return None
+        if self._bytes >= _ACK_EVERY * _LARGE:
+            if self._by_count:
+                self._count_reached()
+            elif not self._immediate and self._deadline is not None and now >= self._deadline:
+                arrived = self._eliciting  # all the sender had in flight, it seems
+                self._cap = max(_ACK_EVERY, arrived)
+                self._every_large = max(_ACK_EVERY, arrived // 2)
+                self._at_cap = 0
+        self._by_count = False
         self._eliciting = 0
         self._bytes = 0
         self._immediate = False
         self._deadline = None
         delay = max(0, int((now - self._largest_at) * 1_000_000))
         return Ack(tuple((start, end - 1) for start, end in ranges), delay)
+
+    def _count_reached(self) -> None:
+        """An ACK went out because the count of large packets was reached: wait for one
+        more next time, below the cap at once, past it after ``cap`` ACKs at it."""
+        if self._every_large < self._cap:
+            self._every_large += 1
+            return
+        self._at_cap += 1
+        if self._at_cap >= self._cap and self._cap < _MAX_ACK_EVERY_LARGE:
+            self._cap += 1
+            self._every_large = self._cap
+            self._at_cap = 0
 
     def on_ack_acknowledged(self, largest: int) -> None:
         """An ACK frame that reported numbers up to ``largest`` reached the peer."""
