@@ -237,7 +237,7 @@ def test_close_reaches_the_peer_with_its_reason() -> None:
 
 
 def test_probes_measure_rtt_and_loss() -> None:
-    pair = LinkPair(datagram=True)
+    pair = LinkPair(datagram=True, config=LinkConfig(probe_interval=5.0))
     pair.advance(30)
     status = pair.a.manager.status(pair.now).links[0]
     assert status.srtt is not None and status.srtt >= 0

@@ -24,7 +24,7 @@ class LinkConfig:
     """Give up a handshake (and a rekey attempt) after this long."""
     keepalive_interval: float = 10.0
     """Send a keepalive when nothing else was sent for this long."""
-    probe_interval: float = 5.0
+    probe_interval: float = 10.0
     """Send a timestamped probe this often; each echo is an RTT sample."""
     probe_timeout: float = 3.0
     """On datagram links, a probe unanswered this long after its echo was due is a loss sample."""
