@@ -40,7 +40,12 @@ from meshnet.errors import DecodeError, LocalError, PeerMismatchError, RemoteErr
 from meshnet.ids import LinkId, TransportId
 from meshnet.link.config import LinkConfig
 from meshnet.link.connection import LinkConnection, Outbox
-from meshnet.link.events import LinkEstablished, LinkEvent, LinkHandshakeFailed
+from meshnet.link.events import (
+    LinkEstablished,
+    LinkEvent,
+    LinkHandshakeFailed,
+    LinkPayloadReceived,
+)
 from meshnet.link.fragment import Reassembler, split_frame
 from meshnet.link.handshake import LinkHandshake
 from meshnet.link.limits import SourceRateLimiter
@@ -283,6 +288,40 @@ class LinkManager:
         except RemoteError as exc:
             self._remote_failure(t, exc, now)
 
+    def _quiet(self) -> bool:
+        """Nothing queued: no event, no frame, no command, no link closing."""
+        return not (self._events or self._outbox or self._raw or self._commands or self._closing)
+
+    def receive_payload(
+        self, transport: TransportId, data: bytes | memoryview, now: float
+    ) -> LinkPayloadReceived | None:
+        """``receive_datagram`` for the hot case: a DATA frame on an established link.
+
+        When the manager had nothing queued and the frame gave exactly one
+        ``LinkPayloadReceived`` and nothing else (no other event, no frame or command to
+        send, no earlier deadline), that event is returned instead of queued: the
+        caller hands it on at once (its payload may be lent, ``lend_payloads``).
+        Otherwise None, and everything the frame caused is queued as by
+        ``receive_datagram``. The frame is checked and opened the same way either way.
+        """
+        if not self._quiet():
+            self.receive_datagram(transport, data, now)
+            return None
+        timers = self._timers
+        earliest = timers.earliest()
+        self.receive_datagram(transport, data, now)
+        events = self._events
+        if len(events) != 1 or not self._quiet_but_events() or timers.earliest() != earliest:
+            return None
+        event = events[0]
+        if type(event) is not LinkPayloadReceived:
+            return None
+        events.clear()
+        return event
+
+    def _quiet_but_events(self) -> bool:
+        return not (self._outbox or self._raw or self._commands or self._closing)
+
     def _receive(self, t: _Transport, data: bytes, now: float) -> None:
         if not data:
             raise DecodeError("empty frame")
@@ -516,6 +555,41 @@ class LinkManager:
             raise StateError(f"link {link} is not open")
         conn.send_payload(payload, now, prefix=prefix)
         self._sync(conn)
+
+    def send_now(
+        self, link: LinkId, payload: Payload | Outgoing, now: float, *, prefix: bytes = b""
+    ) -> tuple[TransportId, Frame] | None:
+        """``send``, the sealed frame handed back for the caller to write at once.
+
+        Only when nothing else was queued, the send caused nothing else (no event, no
+        other frame, no earlier deadline: a rekey it triggers goes the queued way) and
+        the frame fits its transport unfragmented; then the frame is not queued and
+        the caller writes it to the returned transport before anything else of ours,
+        so frames stay in order. Otherwise None, and the frame is queued as by ``send``.
+
+        Raises:
+            StateError: no such link is open.
+            LocalError: the payload is over the link's size limit.
+        """
+        if not self._quiet():
+            self.send(link, payload, now, prefix=prefix)
+            return None
+        timers = self._timers
+        earliest = timers.earliest()
+        self.send(link, payload, now, prefix=prefix)
+        outbox = self._outbox
+        if len(outbox) != 1 or not self._quiet_but_outbox() or timers.earliest() != earliest:
+            return None
+        tid = self._link_transport.get(link)
+        t = self._transports.get(tid) if tid is not None else None
+        frame = outbox[0][1]
+        if t is None or (t.datagram and len(frame) > t.mtu):
+            return None
+        outbox.clear()
+        return t.id, frame
+
+    def _quiet_but_outbox(self) -> bool:
+        return not (self._events or self._raw or self._commands or self._closing)
 
     def close(self, link: LinkId, now: float, reason: CloseReason = CloseReason.NORMAL) -> None:
         """Close ``link`` with a goodbye to the neighbour; unknown links are ignored."""

@@ -34,6 +34,13 @@ whether it fed any other layer; if it did, the full pump runs). For the same rea
 ``get_timer`` keeps the earliest deadline of every layer but the links and recomputes
 it only after an input that reached them (``_others_at`` is invalidated by every
 full pump, every event taken from the sessions or messaging, and every command).
+
+The fast path (docs/protocol/link.md §7, beside DESIGN.md §1.2's verbs): for a settled
+node, ``receive_neighbour_data`` returns a frame's ``NeighbourDataReceived`` instead of
+queueing it, and ``send_to_neighbour_now`` returns the sealed frame to write instead of
+queueing it, each only when nothing else was queued and nothing else came of the input
+(the link manager's ``receive_payload``/``send_now`` decide); otherwise they queue as
+``receive_datagram``/``send_to_neighbour`` do and the driver pumps.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from meshnet.link.sealbuffers import Payload
 from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.config import NodeConfig
 from meshnet.node.events import (
+    NeighbourDataReceived,
     NodeEvent,
     PeerConnected,
     PeerDialFailed,
@@ -247,6 +255,33 @@ class Node:
             raise StateError(f"no link to {peer.short()}")
         self.links.send(link, payload, now, prefix=_NEIGHBOUR)
         self._pump_link_input(now)
+
+    def send_to_neighbour_now(
+        self, peer: NodeId, payload: Payload, now: float
+    ) -> tuple[TransportId, Frame] | None:
+        """``send_to_neighbour``, the sealed frame returned for the driver to write now.
+
+        Returns:
+            The transport and frame, when the node was settled and nothing else was
+            queued or came of the send (``LinkManager.send_now``); the driver writes it
+            before pumping again. Otherwise None: the frame is queued as by
+            ``send_to_neighbour`` and the driver pumps.
+
+        Raises:
+            StateError: there is no link to ``peer``.
+        """
+        if not self._settled or self._flush_at is not None or self._events:
+            self.send_to_neighbour(peer, payload, now)
+            return None
+        link = self.links.link_to(peer)
+        if link is None:
+            raise StateError(f"no link to {peer.short()}")
+        sent = self.links.send_now(link, payload, now, prefix=_NEIGHBOUR)
+        if sent is None:
+            self._pump_link_input(now)
+        else:
+            self._now = max(self._now, now)
+        return sent
 
     def send_datagram(self, destination: NodeId, payload: bytes, now: float) -> None:
         """Send an unreliable, end-to-end encrypted datagram to any node of the mesh.
@@ -443,6 +478,33 @@ class Node:
     ) -> None:
         self.links.receive_datagram(transport, data, now)
         self._pump_link_input(now)
+
+    def receive_neighbour_data(
+        self, transport: TransportId, data: bytes | memoryview, now: float
+    ) -> NeighbourDataReceived | None:
+        """``receive_datagram``, a neighbour payload returned instead of queued.
+
+        Returns:
+            The frame's ``NeighbourDataReceived``, when the node was settled, nothing
+            was queued and the frame caused nothing else (``LinkManager.receive_payload``):
+            the driver hands it on at once, as if taken from ``next_event``.
+            Otherwise None: whatever the frame caused is queued as by
+            ``receive_datagram``, and the driver pumps.
+        """
+        if not self._settled or self._flush_at is not None or self._events:
+            self.receive_datagram(transport, data, now)
+            return None
+        event = self.links.receive_payload(transport, data, now)
+        if event is None:
+            self._pump_link_input(now)
+            return None
+        self._now = max(self._now, now)
+        payload = event.payload
+        if payload and payload[0] == _NEIGHBOUR_CODE:
+            return neighbour_data_received(event.peer, event.link, bytes(payload[1:]))
+        self._on_payload(event.link, payload, now)  # the router's: the general path
+        self._pump(now)
+        return None
 
     def datagrams_to_send(self, now: float) -> list[tuple[TransportId, Frame]]:
         return self.links.datagrams_to_send(now)

@@ -194,16 +194,45 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         return tid
 
     def frames_received(self, transport: TransportId, frames: list[Frame], now: float) -> None:
+        """Feed one read's frames to the node; neighbour payloads take the fast path.
+
+        A frame whose only outcome is a ``NeighbourDataReceived`` comes back from the
+        node instead of being queued (``Node.receive_neighbour_data``) and is published
+        at once, inside a pump of its own (listeners' sends go out in it). From the first
+        frame that went the general way on, the rest are fed as ``receive_datagram``
+        and one pump follows, so events keep their order.
+        """
         node = self.node
+        fast = not self._pumping
         try:
             for frame in frames:
-                node.receive_datagram(transport, frame, now)
+                if fast:
+                    event = node.receive_neighbour_data(transport, frame, now)
+                    if event is None:
+                        fast = False
+                    else:
+                        self._deliver(event, now)
+                else:
+                    node.receive_datagram(transport, frame, now)
         except Exception:  # a bug in a core: contain it to this carrier
+            fast = False
             self._node_failed("receive_datagram")
             carrier = self._carriers.get(transport)
             if carrier is not None:
                 carrier.abort()
-        self._pump(now)
+        if not fast:
+            self._pump(now)
+
+    def _deliver(self, event: NeighbourDataReceived, now: float) -> None:
+        """Publish a fast-path event as step 3 of a pump would, then finish that pump."""
+        self._pumping = True
+        self._again = False
+        try:
+            self._hub.publish(event)
+        finally:
+            self._pumping = False
+        if self._again:  # a listener's command queued something: pump it out
+            self._pump(now)
 
     def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
         node, now = self.node, self.now()
@@ -408,8 +437,15 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         if self._state is not _State.RUNNING:
             self._require_running()
         now = self.now()
-        self.node.send_to_neighbour(peer, payload, now)
-        self._pump(now)
+        sent = self.node.send_to_neighbour_now(peer, payload, now)
+        if sent is None:
+            self._pump(now)
+            return
+        carrier = self._carriers.get(sent[0])  # the fast path: nothing else was queued,
+        if carrier is None:  # so this frame goes out now, in order
+            self.count("send_no_transport")
+        else:
+            carrier.send([sent[1]])
 
     async def send(self, peer: NodeId, payload: Payload) -> None:
         """Wait until the link to ``peer`` has room, then send ``payload`` on it.
