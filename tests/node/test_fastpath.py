@@ -62,6 +62,10 @@ def assert_nothing_waits(member: MemoryNode, now: float) -> None:
     assert node.transport_commands() == []
     assert node.next_event() is None
     assert node.get_timer() == earliest_of_layers(node)
+    held = node.links.get_timer()  # no link's deadline is earlier than the one held
+    for conn in node.links._links.values():
+        deadline = conn.get_timer()
+        assert deadline is None or (held is not None and held <= deadline)
 
 
 def fast_pair(

@@ -292,6 +292,13 @@ class LinkManager:
         """Nothing queued: no event, no frame, no command, no link closing."""
         return not (self._events or self._outbox or self._raw or self._commands or self._closing)
 
+    def _synced(self, conn: LinkConnection) -> bool:
+        """Whether ``_sync(conn)`` has nothing to do (no deadline moved, same indices)."""
+        if conn.timer_moved or conn.state is LinkState.CLOSED:
+            return False
+        known = self._link_indices.get(conn.link)
+        return known is not None and known[0] == conn.indices_version
+
     def receive_payload(
         self, transport: TransportId, data: bytes | memoryview, now: float
     ) -> LinkPayloadReceived | None:
@@ -299,28 +306,42 @@ class LinkManager:
 
         When the manager had nothing queued and the frame gave exactly one
         ``LinkPayloadReceived`` and nothing else (no other event, no frame or command to
-        send, no earlier deadline), that event is returned instead of queued: the
-        caller hands it on at once (its payload may be lent, ``lend_payloads``).
+        send, no deadline or index moved), that event is returned instead of queued:
+        the caller hands it on at once (its payload may be lent, ``lend_payloads``).
         Otherwise None, and everything the frame caused is queued as by
-        ``receive_datagram``. The frame is checked and opened the same way either way.
+        ``receive_datagram``. The link opens and counts the frame the same way either way.
         """
-        if not self._quiet():
-            self.receive_datagram(transport, data, now)
+        t = self._transports.get(transport)
+        index = int.from_bytes(data[1:5], "big")
+        link = self._by_index.get(index) if len(data) >= 5 else None
+        if (
+            t is None
+            or link is None
+            or data[0] != _TRANSPORT_CODE
+            or len(data) < TRANSPORT_HEADER.size
+            or not self._quiet()
+        ):
+            self.receive_datagram(transport, data, now)  # the general way, counted there
             return None
-        timers = self._timers
-        earliest = timers.earliest()
-        self.receive_datagram(transport, data, now)
+        conn = self._links[link]
+        try:
+            opened = conn.receive_transport(index, data, now)
+        except RemoteError as exc:
+            self._remote_failure(t, exc, now)
+            return None
+        if opened and t.datagram and self._link_transport.get(link) != t.id:
+            self._move(conn, t)  # roaming: the peer now speaks from here
+        if not self._synced(conn):
+            self._sync(conn)
+            return None
         events = self._events
-        if len(events) != 1 or not self._quiet_but_events() or timers.earliest() != earliest:
+        if len(events) != 1 or self._outbox or self._raw or self._commands or self._closing:
             return None
         event = events[0]
         if type(event) is not LinkPayloadReceived:
             return None
         events.clear()
         return event
-
-    def _quiet_but_events(self) -> bool:
-        return not (self._outbox or self._raw or self._commands or self._closing)
 
     def _receive(self, t: _Transport, data: bytes, now: float) -> None:
         if not data:
@@ -562,23 +583,26 @@ class LinkManager:
         """``send``, the sealed frame handed back for the caller to write at once.
 
         Only when nothing else was queued, the send caused nothing else (no event, no
-        other frame, no earlier deadline: a rekey it triggers goes the queued way) and
-        the frame fits its transport unfragmented; then the frame is not queued and
-        the caller writes it to the returned transport before anything else of ours,
-        so frames stay in order. Otherwise None, and the frame is queued as by ``send``.
+        other frame, no deadline or index moved: a rekey it triggers goes the queued
+        way) and the frame fits its transport unfragmented; then the frame is not
+        queued and the caller writes it to the returned transport before anything else
+        of ours, so frames stay in order. Otherwise None, and the frame is queued as by
+        ``send``.
 
         Raises:
             StateError: no such link is open.
             LocalError: the payload is over the link's size limit.
         """
-        if not self._quiet():
+        conn = self._links.get(link)
+        if conn is None or not self._quiet():
             self.send(link, payload, now, prefix=prefix)
             return None
-        timers = self._timers
-        earliest = timers.earliest()
-        self.send(link, payload, now, prefix=prefix)
+        conn.send_payload(payload, now, prefix=prefix)
+        if not self._synced(conn):
+            self._sync(conn)
+            return None
         outbox = self._outbox
-        if len(outbox) != 1 or not self._quiet_but_outbox() or timers.earliest() != earliest:
+        if len(outbox) != 1 or self._events or self._raw or self._commands or self._closing:
             return None
         tid = self._link_transport.get(link)
         t = self._transports.get(tid) if tid is not None else None
@@ -587,9 +611,6 @@ class LinkManager:
             return None
         outbox.clear()
         return t.id, frame
-
-    def _quiet_but_outbox(self) -> bool:
-        return not (self._events or self._raw or self._commands or self._closing)
 
     def close(self, link: LinkId, now: float, reason: CloseReason = CloseReason.NORMAL) -> None:
         """Close ``link`` with a goodbye to the neighbour; unknown links are ignored."""

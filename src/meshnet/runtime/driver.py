@@ -210,8 +210,14 @@ class NodeDriver(SessionVerbs, MessageVerbs):
                     event = node.receive_neighbour_data(transport, frame, now)
                     if event is None:
                         fast = False
-                    else:
-                        self._deliver(event, now)
+                        continue
+                    self._pumping, self._again = True, False  # a pump of its own:
+                    try:  # step 3, publishing, as the pump would
+                        self._hub.publish(event)
+                    finally:
+                        self._pumping = False
+                    if self._again:  # a listener's command queued something: pump it out
+                        self._pump(now)
                 else:
                     node.receive_datagram(transport, frame, now)
         except Exception:  # a bug in a core: contain it to this carrier
@@ -221,17 +227,6 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             if carrier is not None:
                 carrier.abort()
         if not fast:
-            self._pump(now)
-
-    def _deliver(self, event: NeighbourDataReceived, now: float) -> None:
-        """Publish a fast-path event as step 3 of a pump would, then finish that pump."""
-        self._pumping = True
-        self._again = False
-        try:
-            self._hub.publish(event)
-        finally:
-            self._pumping = False
-        if self._again:  # a listener's command queued something: pump it out
             self._pump(now)
 
     def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:

@@ -266,6 +266,8 @@ class TcpConnection(asyncio.BufferedProtocol):
             frame = frames[0]
             if type(frame) is bytes:  # small frames: a joined copy is cheapest
                 transport.write(len(frame).to_bytes(FRAME_HEADER_SIZE, "big") + frame)
+                if len(frame) < self._hard_cap:
+                    return  # into an empty buffer: at most this frame stays buffered
             else:
                 record = stream_record(frame)
                 transport.write(record if record is not None else _framed(frame))
