@@ -96,7 +96,7 @@ def test_neighbour_frames_take_the_fast_path_both_ways_and_arrive_in_order(
         net.run_until(lambda i=i: len(payloads(b)) == i + 1)
         net.send(b, a, b"pong %d" % i)
         net.run_until(lambda i=i: len(payloads(a)) == i + 1)
-        net.advance(0.05)  # probes and their echoes in between (every 5 s)
+        net.advance(0.05)  # probes and their echoes in between (every 10 s; the loop spans more)
     assert payloads(b) == [b"ping %d" % i for i in range(200)]
     assert payloads(a) == [b"pong %d" % i for i in range(200)]
     assert net.fast_sent == 400 and net.general_sent == 0
