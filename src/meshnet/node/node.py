@@ -595,11 +595,20 @@ class Node:
         self._settled = False
         self._others_known = False
         self._flush_at = None
+        router_due = True  # the router may have events or packets waiting
         for _ in range(_MAX_PUMP_ROUNDS):
-            self._pump_links(now)
-            for destination, packet in self.sessions.packets_to_send(now):
+            router_due |= self._pump_links(now)
+            packets = self.sessions.packets_to_send(now)
+            for destination, packet in packets:
                 self.router.send(destination, packet, now)
+            if not (router_due or packets):
+                # The router got no input since its last pass drained it (a packet
+                # delivered to the sessions, which sent nothing back): the sink's
+                # common case, so its router pass runs once per packet, not twice.
+                self._settled = True
+                return
             fed, backlog = self._pump_router(now)
+            router_due = backlog
             if not fed:
                 # Nothing reached the sessions, so nothing new waits anywhere (but a
                 # router batch cut short: its timer, set to now, sends the rest).
