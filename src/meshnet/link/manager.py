@@ -325,12 +325,10 @@ class LinkManager:
             return None
         conn = self._links[link]
         try:
-            opened = conn.receive_transport(index, data, now)
+            self._open_transport(t, conn, index, data, now)
         except RemoteError as exc:
             self._remote_failure(t, exc, now)
             return None
-        if opened and t.datagram and self._link_transport.get(link) != t.id:
-            self._move(conn, t)  # roaming: the peer now speaks from here
         if not self._synced(conn):
             self._sync(conn)
             return None
@@ -416,11 +414,21 @@ class LinkManager:
             self._drop("unknown_index")
             return
         conn = self._links[link]
-        if conn.receive_transport(index, data, now):
-            current = self._link_transport.get(link)
-            if current != t.id and t.datagram:
-                self._move(conn, t)  # roaming: the peer now speaks from here
+        self._open_transport(t, conn, index, data, now)
         self._sync(conn)
+
+    def _open_transport(
+        self, t: _Transport, conn: LinkConnection, index: int, data: bytes | memoryview, now: float
+    ) -> None:
+        """Open a TRANSPORT frame on its link; an authenticated frame from a datagram
+        peer's new address moves the link there (roaming).
+
+        Raises:
+            RemoteError: the frame does not open or is not accepted (the caller's handling).
+        """
+        opened = conn.receive_transport(index, data, now)
+        if opened and t.datagram and self._link_transport.get(conn.link) != t.id:
+            self._move(conn, t)  # roaming: the peer now speaks from here
 
     def _move(self, conn: LinkConnection, t: _Transport) -> None:
         old = self._transports.get(self._link_transport.get(conn.link, t.id))
