@@ -1,46 +1,19 @@
 """``Node``: the composition root. Every layer is joined here, and nowhere else.
 
 The node is sans-IO like the cores it joins. Two drivers give it IO, through the same
-verbs (DESIGN.md §1-§2):
+verbs (DESIGN.md §1-§2). The class is split by concern over three modules:
 
-* from the driver: ``transport_opened``, ``transport_closed``, ``dial_failed``,
-  ``receive_datagram``, ``handle_timer``;
-* to the driver: ``datagrams_to_send``, ``transport_commands`` (``Dial``,
-  ``CloseTransport``), ``get_timer``, ``next_event``;
-* from the application: ``connect``, ``disconnect``, ``send_datagram``,
-  ``open_stream``, ``stream_send``, ``stream_close``, ``stream_reset``, ``ping``,
-  ``send_to_neighbour``, ``status``; messages: ``send_message``, ``cancel_message``,
-  ``mark_read``, ``inbox``, ``outbox``.
-
-How the layers are joined (the only place they meet)::
-
-    link payloads --(first byte: routing code)--> Router.receive_packet
-                  --(NodePacket.NEIGHBOUR)------> NeighbourDataReceived
-    LinkEstablished / LinkClosed / LinkMeasured --> Router.link_up / link_down / link_measured
-    Router PacketDelivered --> SessionManager.receive_packet      (end-to-end bytes)
-    Router RouteChanged   --> SessionManager.path_changed
-    SessionManager.packets_to_send --> Router.send --> Router.packets_to_send --> LinkManager.send
-    session events of messaging streams --> MessagingService (node/messaging.py)
-
-A driver's pump after every input: send ``datagrams_to_send()``, then carry out
-``transport_commands()``, then drain ``next_event()``, then re-arm one timer at
-``get_timer()``.
-
-The hot path. Most inputs are link frames carrying neighbour payloads and sends to a
-neighbour: they touch the link layer only. After a pump that moved everything it
-could (the node is *settled*), the router and the sessions have nothing waiting, so
-such an input is pumped through the link layer alone (``_pump_links`` reports
-whether it fed any other layer; if it did, the full pump runs). For the same reason
-``get_timer`` keeps the earliest deadline of every layer but the links and recomputes
-it only after an input that reached them (``_others_at`` is invalidated by every
-full pump, every event taken from the sessions or messaging, and every command).
-
-The fast path (docs/protocol/link.md §7, beside DESIGN.md §1.2's verbs): for a settled
-node, ``receive_neighbour_data`` returns a frame's ``NeighbourDataReceived`` instead of
-queueing it, and ``send_to_neighbour_now`` returns the sealed frame to write instead of
-queueing it, each only when nothing else was queued and nothing else came of the input
-(the link manager's ``receive_payload``/``send_now`` decide); otherwise they queue as
-``receive_datagram``/``send_to_neighbour`` do and the driver pumps.
+* node/node.py (here): construction, the application commands (``connect``,
+  ``disconnect``, ``send_datagram``, ``open_stream``, ``stream_send``,
+  ``stream_close``, ``stream_reset``, ``ping``, ``set_endpoints``), the message commands
+  (``send_message``, ``cancel_message``, ``mark_read``, ``use_mailbox``, ``inbox``,
+  ``outbox``) and inspection (``link_to``, ``route_to``, ``record_of``, ``status``);
+* node/driververbs.py: the driver verbs (``transport_opened``, ``receive_datagram``,
+  ``handle_timer``, ``datagrams_to_send``, ``transport_commands``, ``get_timer``,
+  ``next_event``, ...) and the hot-path verbs (``send_to_neighbour``, the fast path's
+  ``receive_neighbour_data`` and ``send_to_neighbour_now``);
+* node/pumps.py: the state all parts share and the pumps that join the layers
+  (where link payloads reach the router and routed packets go down to the links).
 """
 
 from __future__ import annotations
@@ -49,32 +22,15 @@ from collections import deque
 
 from meshnet.crypto.entropy import Entropy
 from meshnet.crypto.identity import Identity, IdentityRecord, NodeId, SignatureVerifier
-from meshnet.errors import LocalError, StateError, UnknownPeerError
-from meshnet.ids import LinkId, MessageId, StreamId, TransportId
-from meshnet.link.events import (
-    LinkClosed,
-    LinkEstablished,
-    LinkHandshakeFailed,
-    LinkMeasured,
-    LinkPayloadReceived,
-)
+from meshnet.errors import LocalError, UnknownPeerError
+from meshnet.ids import LinkId, MessageId, StreamId
 from meshnet.link.manager import LinkManager
-from meshnet.link.sealbuffers import Payload
-from meshnet.node.commands import Dial, TransportCommand
 from meshnet.node.config import NodeConfig
-from meshnet.node.events import (
-    NeighbourDataReceived,
-    NodeEvent,
-    PeerConnected,
-    PeerDialFailed,
-    PeerDisconnected,
-    neighbour_data_received,
-)
-from meshnet.node.messaging import to_messaging
+from meshnet.node.driververbs import DriverVerbs
 from meshnet.node.peers import PeerTable
+from meshnet.node.pumps import NEIGHBOUR_CODE
 from meshnet.node.status import NodeStatus, PeerInfo
 from meshnet.routing.decoder import AnnouncementDecoder
-from meshnet.routing.events import DestinationUnreachable, PacketDelivered, RouteChanged
 from meshnet.routing.router import Router
 from meshnet.services.messaging import (
     IncomingMessage,
@@ -84,18 +40,11 @@ from meshnet.services.messaging import (
     OutgoingMessage,
 )
 from meshnet.session.manager import SessionManager
-from meshnet.wire.codes import CODE_SPACES, NodePacket
-from meshnet.wire.framing import Frame
 
 __all__ = ["Node"]
 
-_ROUTING = next(space for space in CODE_SPACES if space.name == "routing")
-_NEIGHBOUR_CODE = int(NodePacket.NEIGHBOUR)
-_NEIGHBOUR = bytes([_NEIGHBOUR_CODE])
-_MAX_PUMP_ROUNDS = 64
 
-
-class Node:
+class Node(DriverVerbs):
     """One MeshNet node, without IO.
 
     Args:
@@ -131,7 +80,7 @@ class Node:
             verifier=verifier,
             extension=self.config.handshake_extension,
         )
-        self.links.lend_payloads((_NEIGHBOUR_CODE,))  # copied at once (_pump_links)
+        self.links.lend_payloads((NEIGHBOUR_CODE,))  # copied at once (_pump_links)
         self.router = Router(
             identity=identity,
             config=self.config.routing,
@@ -156,16 +105,16 @@ class Node:
             config=self.config.messaging,
             wall_offset=wall_offset,
         )
-        self._drops: dict[str, int] = {}
-        self._now = 0.0  # the latest time any input carried
-        self._flush_at: float | None = None
-        self._dial_of: dict[TransportId, int] = {}
-        self._paused_transports: set[TransportId] = set()  # carriers full (driver said so)
-        self._paused_links: dict[LinkId, TransportId] = {}  # held links: the carrier that was full
-        self._events: deque[NodeEvent] = deque()
-        self._commands: list[TransportCommand] = []
-        self._settled = False  # the last pump left nothing waiting in router or sessions
-        self._others_at: float | None = None  # earliest deadline of every layer but links
+        self._drops = {}  # the fields are described in NodeCore (node/pumps.py)
+        self._now = 0.0
+        self._flush_at = None
+        self._dial_of = {}
+        self._paused_transports = set()
+        self._paused_links = {}
+        self._events = deque()
+        self._commands = []
+        self._settled = False
+        self._others_at = None
         self._others_known = False
         self._batch_limit = self.config.routing.batch_limit
 
@@ -243,45 +192,6 @@ class Node:
         elif not endpoints:
             raise UnknownPeerError(f"{peer.short()} is neither a configured peer nor linked")
         return endpoints, link is not None
-
-    def send_to_neighbour(self, peer: NodeId, payload: Payload, now: float) -> None:
-        """Send ``payload`` over the direct link to ``peer``.
-
-        Raises:
-            StateError: there is no link to ``peer``.
-        """
-        link = self.links.link_to(peer)
-        if link is None:
-            raise StateError(f"no link to {peer.short()}")
-        self.links.send(link, payload, now, prefix=_NEIGHBOUR)
-        self._pump_link_input(now)
-
-    def send_to_neighbour_now(
-        self, peer: NodeId, payload: Payload, now: float
-    ) -> tuple[TransportId, Frame] | None:
-        """``send_to_neighbour``, the sealed frame returned for the driver to write now.
-
-        Returns:
-            The transport and frame, when the node was settled and nothing else was
-            queued or came of the send (``LinkManager.send_now``); the driver writes it
-            before pumping again. Otherwise None: the frame is queued as by
-            ``send_to_neighbour`` and the driver pumps.
-
-        Raises:
-            StateError: there is no link to ``peer``.
-        """
-        if not self._settled or self._flush_at is not None or self._events:
-            self.send_to_neighbour(peer, payload, now)
-            return None
-        link = self.links.link_to(peer)
-        if link is None:
-            raise StateError(f"no link to {peer.short()}")
-        sent = self.links.send_now(link, payload, now, prefix=_NEIGHBOUR)
-        if sent is None:
-            self._pump_link_input(now)
-        else:
-            self._now = max(self._now, now)
-        return sent
 
     def send_datagram(self, destination: NodeId, payload: bytes, now: float) -> None:
         """Send an unreliable, end-to-end encrypted datagram to any node of the mesh.
@@ -385,333 +295,6 @@ class Node:
         """Tell the mesh where this node can be reached (carried in announcements)."""
         self.router.set_endpoints(endpoints, now)
         self._pump(now)
-
-    # -- driver verbs ----------------------------------------------------------------
-
-    def transport_opened(
-        self,
-        transport: TransportId,
-        now: float,
-        *,
-        outbound: bool,
-        endpoint: str,
-        datagram: bool,
-        mtu: int,
-        expected_peer: NodeId | None = None,
-        dial: int | None = None,
-    ) -> None:
-        """A carrier exists; ``dial`` ties it to the ``Dial`` command that asked for it."""
-        if dial is not None:
-            entry = self.peers.entry_for_dial(dial)
-            if entry is not None and expected_peer is None:
-                expected_peer = entry.expected
-            self._dial_of[transport] = dial
-        self.links.transport_opened(
-            transport,
-            now,
-            outbound=outbound,
-            endpoint=endpoint,
-            datagram=datagram,
-            mtu=mtu,
-            expected_peer=expected_peer,
-        )
-        self._pump(now)
-
-    def dial_failed(self, dial: int, now: float, reason: str) -> None:
-        """The driver could not open the carrier a ``Dial`` asked for."""
-        entry = self.peers.entry_for_dial(dial)
-        self.peers.dial_failed(dial, now, reason)
-        self._others_known = False
-        if entry is None:
-            return
-        retry = entry.next_attempt - now if entry.next_attempt is not None else None
-        self._events.append(PeerDialFailed(endpoint=entry.endpoint, reason=reason, retry_in=retry))
-
-    def _reached_self(self, dial: int, detail: str) -> None:
-        """A configured endpoint is this node's own: reported once, never dialled again."""
-        entry = self.peers.reached_self(dial, f"{detail}; not dialled again")
-        self._others_known = False
-        if entry is not None:
-            self._events.append(
-                PeerDialFailed(endpoint=entry.endpoint, reason=entry.last_error, retry_in=None)
-            )
-
-    def transport_writable(self, transport: TransportId, writable: bool, now: float) -> None:
-        """The driver's carrier for ``transport`` filled up (False) or drained (True).
-
-        While it is full the router holds that link's packets in its bounded queues
-        (and drops beyond them, counted) instead of handing them to the carrier.
-        """
-        if writable:
-            self._paused_transports.discard(transport)
-            changed = self._resume_links_of(transport)
-        else:
-            self._paused_transports.add(transport)
-            link = self.links.link_of_transport(transport)
-            changed = link is not None
-            if link is not None:
-                self._paused_links[link] = transport
-                self.router.set_link_paused(link, True)
-        if changed:
-            self._pump(now)
-
-    def _resume_links_of(self, transport: TransportId) -> bool:
-        """Release the links held for ``transport``, even if they moved to another
-        carrier since (TCP roaming); True when there were any."""
-        held = [link for link, t in self._paused_links.items() if t == transport]
-        for link in held:
-            del self._paused_links[link]
-            self.router.set_link_paused(link, False)
-        return bool(held)
-
-    def transport_closed(self, transport: TransportId, now: float) -> None:
-        self._paused_transports.discard(transport)
-        self._resume_links_of(transport)
-        self.links.transport_closed(transport, now)
-        self._pump(now)
-        dial = self._dial_of.pop(transport, None)
-        if dial is not None and self.peers.entry_for_dial(dial) is not None:
-            self.dial_failed(dial, now, "connection closed before the handshake finished")
-
-    def receive_datagram(
-        self, transport: TransportId, data: bytes | memoryview, now: float
-    ) -> None:
-        self.links.receive_datagram(transport, data, now)
-        self._pump_link_input(now)
-
-    def receive_neighbour_data(
-        self, transport: TransportId, data: bytes | memoryview, now: float
-    ) -> NeighbourDataReceived | None:
-        """``receive_datagram``, a neighbour payload returned instead of queued.
-
-        Returns:
-            The frame's ``NeighbourDataReceived``, when the node was settled, nothing
-            was queued and the frame caused nothing else (``LinkManager.receive_payload``):
-            the driver hands it on at once, as if taken from ``next_event``.
-            Otherwise None: whatever the frame caused is queued as by
-            ``receive_datagram``, and the driver pumps.
-        """
-        if not self._settled or self._flush_at is not None or self._events:
-            self.receive_datagram(transport, data, now)
-            return None
-        event = self.links.receive_payload(transport, data, now)
-        if event is None:
-            self._pump_link_input(now)
-            return None
-        self._now = max(self._now, now)
-        payload = event.payload
-        if payload and payload[0] == _NEIGHBOUR_CODE:
-            return neighbour_data_received(event.peer, event.link, bytes(payload[1:]))
-        self._on_payload(event.link, payload, now)  # the router's: the general path
-        self._pump(now)
-        return None
-
-    def datagrams_to_send(self, now: float) -> list[tuple[TransportId, Frame]]:
-        return self.links.datagrams_to_send(now)
-
-    def transport_commands(self) -> list[TransportCommand]:
-        from_links: list[TransportCommand] = self.links.transport_commands()  # type: ignore[assignment]
-        if not self._commands:
-            return from_links  # a fresh list, the caller's to keep
-        commands: list[TransportCommand] = [*self._commands, *from_links]
-        self._commands.clear()
-        return commands
-
-    def next_event(self) -> NodeEvent | None:
-        """The next event: the node's own first, then the session layer's.
-
-        Session events are handed out only when asked for, never copied into a queue
-        of ours: taking a ``StreamDataReceived`` is what returns flow-control credit to
-        the sender, so a slow reader slows the sender instead of growing memory. The
-        credit updates it causes go out at the next ``get_timer()`` deadline (now).
-        """
-        if self._events:
-            return self._events.popleft()
-        while True:
-            mine = self.messaging.next_event()
-            if mine is not None:
-                self._others_known = False
-                return mine
-            event = self.sessions.next_event()
-            if event is None:
-                return None
-            self._others_known = False  # taking it may change timers (and the flush)
-            self._flush_at = self._now  # credit or acks to send: ask for a timer now
-            if not to_messaging(self.messaging, event, self._now):
-                return event
-
-    def get_timer(self) -> float | None:
-        if not self._others_known:
-            self._others_at = self._earliest_of_others()
-            self._others_known = True
-        links, others = self.links.get_timer(), self._others_at
-        if links is None or (others is not None and others < links):
-            return others
-        return links
-
-    def _earliest_of_others(self) -> float | None:
-        earliest = self._flush_at
-        for deadline in (
-            self.router.get_timer(),
-            self.sessions.get_timer(),
-            self.peers.get_timer(),
-            self.messaging.get_timer(),
-        ):
-            if deadline is not None and (earliest is None or deadline < earliest):
-                earliest = deadline
-        return earliest
-
-    def handle_timer(self, now: float) -> None:
-        self.links.handle_timer(now)
-        self.router.handle_timer(now)
-        self.sessions.handle_timer(now)
-        self.messaging.handle_timer(now)
-        self._pump(now)
-        self._start_due_dials(now)
-
-    # -- joining the layers ----------------------------------------------------------
-
-    def _start_due_dials(self, now: float) -> None:
-        self._others_known = False
-        for dial, entry in self.peers.due(now):
-            self._commands.append(
-                Dial(dial=dial, endpoint=entry.endpoint, expected_peer=entry.expected)
-            )
-
-    def _drop(self, reason: str) -> None:
-        self._drops[reason] = self._drops.get(reason, 0) + 1
-
-    def _pump_link_input(self, now: float) -> None:
-        """``_pump`` after an input to the link layer alone (a frame, a neighbour send)."""
-        if self._settled and self._flush_at is None:
-            self._now = max(self._now, now)
-            if not self._pump_links(now):
-                return  # only the link layer moved (the hot path: see the module docstring)
-        self._pump(now)
-
-    def _pump(self, now: float) -> None:
-        """Move bytes and events between the layers until none is left to move."""
-        self._now = max(self._now, now)
-        self._settled = False
-        self._others_known = False
-        self._flush_at = None
-        router_due = True  # the router may have events or packets waiting
-        for _ in range(_MAX_PUMP_ROUNDS):
-            router_due |= self._pump_links(now)
-            packets = self.sessions.packets_to_send(now)
-            for destination, packet in packets:
-                self.router.send(destination, packet, now)
-            if not (router_due or packets):
-                # The router got no input since its last pass drained it (a packet
-                # delivered to the sessions, which sent nothing back): the sink's
-                # common case, so its router pass runs once per packet, not twice.
-                self._settled = True
-                return
-            fed, backlog = self._pump_router(now)
-            router_due = backlog
-            if not fed:
-                # Nothing reached the sessions, so nothing new waits anywhere (but a
-                # router batch cut short: its timer, set to now, sends the rest).
-                self._settled = not backlog
-                return
-
-    def _pump_links(self, now: float) -> bool:
-        """Link events up; True when one reached another layer (router, peers)."""
-        links, router = self.links, self.router
-        touched = False
-        while (event := links.next_event()) is not None:
-            if isinstance(event, LinkPayloadReceived):
-                payload = event.payload
-                if payload and payload[0] == _NEIGHBOUR_CODE:  # the hot path
-                    self._events.append(
-                        neighbour_data_received(event.peer, event.link, bytes(payload[1:]))
-                    )
-                else:
-                    touched = True
-                    self._on_payload(event.link, payload, now)
-                continue
-            touched = True
-            if isinstance(event, LinkMeasured):
-                router.link_measured(event.link, event.rtt, event.lost, now)
-            elif isinstance(event, LinkEstablished):
-                self._on_established(event, now)
-            elif isinstance(event, LinkClosed):
-                router.link_down(event.link, now)
-                if event.peer is not None:
-                    self.peers.link_lost(event.peer, now)
-                    self._events.append(
-                        PeerDisconnected(
-                            peer=event.peer,
-                            link=event.link,
-                            reason=event.reason.name.lower(),
-                            by_peer=event.by_peer,
-                        )
-                    )
-            elif isinstance(event, LinkHandshakeFailed):
-                dial = self._dial_of.pop(event.transport, None)
-                if dial is not None and event.to_self:
-                    self._reached_self(dial, event.detail)
-                elif dial is not None:
-                    self.dial_failed(dial, now, event.detail)
-        return touched
-
-    def _on_payload(self, link: LinkId, payload: memoryview, now: float) -> None:
-        """A link payload for the router (neighbour payloads take the hot path)."""
-        kind = payload[0] if payload else -1
-        if kind in _ROUTING:
-            self.router.receive_packet(link, payload, now)  # a view: no copy of 64 KiB
-        else:
-            self._drop("unknown_link_payload")
-
-    def _pump_router(self, now: float) -> tuple[bool, bool]:
-        """Routing events up, routed packets down.
-
-        Returns:
-            Whether the sessions were fed, and whether the router's batch was full
-            (more may wait).
-        """
-        router, sessions = self.router, self.sessions
-        fed = False
-        while (event := router.next_event()) is not None:
-            if isinstance(event, PacketDelivered):
-                sessions.receive_packet(event.source, event.payload, now, room=event.room)
-                fed = True
-            elif isinstance(event, RouteChanged):
-                sessions.path_changed(event.destination, now)
-                fed = True
-            elif isinstance(event, DestinationUnreachable):
-                self._events.append(event)
-        packets = router.packets_to_send(now)
-        for link, packet in packets:
-            try:
-                self.links.send(link, packet, now)
-            except StateError:
-                self._drop("link_gone")
-        return fed, len(packets) >= self._batch_limit
-
-    def _on_established(self, event: LinkEstablished, now: float) -> None:
-        dial = self._dial_of.pop(event.transport, None)
-        first_contact = False
-        if dial is not None:
-            entry = self.peers.entry_for_dial(dial)
-            first_contact = entry is not None and entry.expected is None
-            self.peers.dial_succeeded(dial, event.peer, now)
-        self.peers.link_up(event.peer, now)
-        self.router.link_up(
-            event.link, event.peer, now, record=event.peer_record, stream=not event.datagram
-        )
-        if event.transport in self._paused_transports:
-            self._paused_links[event.link] = event.transport
-            self.router.set_link_paused(event.link, True)
-        self._events.append(
-            PeerConnected(
-                peer=event.peer,
-                link=event.link,
-                endpoint=event.endpoint,
-                outbound=event.outbound,
-                first_contact=first_contact,
-            )
-        )
 
     # -- inspection ------------------------------------------------------------------
 
