@@ -3,7 +3,8 @@
 Theory of operation (docs/protocol/routing.md)
 ----------------------------------------------
 The router knows its neighbours only as ``LinkId`` + the ``NodeId`` the link layer
-proved (``link_up``); it never imports the link layer. Bytes in: ``receive_packet``.
+proved (``link_up``); it never imports the link layer. Bytes in: ``receive_packet``
+(``forward_now`` for a relay's hot case: a packet to pass on at once is handed back).
 Bytes out: ``packets_to_send``. Commands: ``send``, ``set_endpoints``. Events:
 ``next_event``. Time: ``get_timer``/``handle_timer``. Inspection: ``status``.
 
@@ -338,12 +339,45 @@ class Router:
             self._drop(DropReason.UNKNOWN_TYPE)
         self._settle(now)
 
-    def _receive_routed(self, neighbour: Neighbour, data: bytes | memoryview, now: float) -> None:
+    def forward_now(
+        self, link: LinkId, data: bytes | memoryview, now: float
+    ) -> tuple[LinkId, Outgoing] | None:
+        """``receive_packet``, a packet to pass on handed back instead of queued.
+
+        The relay's hot case (docs/protocol/routing.md §4.3): a routed DATA packet for
+        another node, whose next hop's link has nothing waiting (no control packet,
+        announcement or data: its fair queue would send this packet first anyway) and is
+        not paused, while the router has no event and nothing else to send. Then the
+        packet is checked, advanced and counted as by ``receive_packet`` and returned with
+        the link to send it on now, before anything else of ours for that link.
+        Otherwise None, and the packet is handled (queued, delivered, dropped) exactly as
+        by ``receive_packet``.
+        """
+        neighbour = self._neighbours.get(link)
+        if neighbour is None or not data or data[0] != RoutingPacket.DATA:
+            self.receive_packet(link, data, now)
+            return None
+        self._now = now
+        hop = self._receive_routed(neighbour, data, now, direct=True)
+        self._settle(now)
+        if hop is None:
+            return None
+        out, source, packet = hop
+        if out.paused or self._events or self._neighbours.has_output():
+            self._enqueue(out, neighbour.peer, source, packet)  # the general way
+            return None
+        return out.link, packet
+
+    def _receive_routed(
+        self, neighbour: Neighbour, data: bytes | memoryview, now: float, *, direct: bool = False
+    ) -> tuple[Neighbour, NodeId, Outgoing] | None:
+        """Deliver, queue for the next hop or drop one routed packet. With ``direct``, a
+        packet to pass on is returned (next hop, source, packet) instead of queued."""
         try:
             header = decode_header(data, max_body=self._config.max_payload)
         except DecodeError:
             self._drop(DropReason.MALFORMED)
-            return
+            return None
         problem = check_route(header, self._me, neighbour.peer)
         if problem is not None:
             self._drop(problem)
@@ -369,11 +403,14 @@ class Router:
             if out is not None:
                 self._forwarded += 1
                 packet = advance(data, stream_link=out.stream)
+                if direct:
+                    return out, header.source, packet
                 self._enqueue(out, neighbour.peer, header.source, packet)
             else:
                 self._drop(DropReason.NEXT_HOP_GONE)
                 if header.kind == RoutingPacket.DATA:
                     self._report(neighbour, header, gone, now)
+        return None
 
     def _report(self, neighbour: Neighbour, header: RoutedHeader, gone: bytes, now: float) -> None:
         """Tell the source of ``header`` that we cannot reach ``gone`` (at most once a while)."""
