@@ -17,7 +17,10 @@ For a settled node, ``receive_neighbour_data`` returns a frame's ``NeighbourData
 instead of queueing it, and ``send_to_neighbour_now`` returns the sealed frame to write
 instead of queueing it, each only when nothing else was queued and nothing else came of
 the input (the link manager's ``receive_payload``/``send_now`` decide); otherwise they
-queue as ``receive_datagram``/``send_to_neighbour`` do and the driver pumps.
+queue as ``receive_datagram``/``send_to_neighbour`` do and the driver pumps. At a relay,
+``receive_neighbour_data`` also returns a routed packet's frame sealed for the next link
+when the router passes it on at once (``Router.forward_now``: its next hop's queue was
+empty) and ``send_now`` sealed it alone.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from meshnet.node.commands import TransportCommand
 from meshnet.node.events import NeighbourDataReceived, NodeEvent, neighbour_data_received
 from meshnet.node.messaging import to_messaging
 from meshnet.node.pumps import NEIGHBOUR_CODE, NodeCore
+from meshnet.wire.codes import RoutingPacket
 from meshnet.wire.framing import Frame
 
 __all__ = ["DriverVerbs"]
 
 _NEIGHBOUR = bytes([NEIGHBOUR_CODE])
+_ROUTED_DATA = int(RoutingPacket.DATA)
 
 
 class DriverVerbs(NodeCore):
@@ -157,13 +162,17 @@ class DriverVerbs(NodeCore):
 
     def receive_neighbour_data(
         self, transport: TransportId, data: bytes | memoryview, now: float
-    ) -> NeighbourDataReceived | None:
-        """``receive_datagram``, a neighbour payload returned instead of queued.
+    ) -> NeighbourDataReceived | tuple[TransportId, Frame] | None:
+        """``receive_datagram``, a neighbour payload or a relayed frame returned instead
+        of queued.
 
         Returns:
             The frame's ``NeighbourDataReceived``, when the node was settled, nothing
             was queued and the frame caused nothing else (``LinkManager.receive_payload``):
-            the driver hands it on at once, as if taken from ``next_event``.
+            the driver hands it on at once, as if taken from ``next_event``. Or, at a
+            relay, the routed packet it carried sealed for the next link, when the router
+            passed it on at once (``Router.forward_now``) and the link sealed it with
+            nothing else to do (``LinkManager.send_now``): the driver writes it at once.
             Otherwise None: whatever the frame caused is queued as by
             ``receive_datagram``, and the driver pumps.
         """
@@ -178,7 +187,18 @@ class DriverVerbs(NodeCore):
         payload = event.payload
         if payload and payload[0] == NEIGHBOUR_CODE:
             return neighbour_data_received(event.peer, event.link, bytes(payload[1:]))
-        self._on_payload(event.link, payload, now)  # the router's: the general path
+        if payload and payload[0] == _ROUTED_DATA:  # a relay's hot path
+            hop = self.router.forward_now(event.link, payload, now)
+            if hop is not None:
+                try:
+                    sent = self.links.send_now(hop[0], hop[1], now)
+                except StateError:
+                    sent = None
+                    self._drop("link_gone")
+                if sent is not None:
+                    return sent
+        else:
+            self._on_payload(event.link, payload, now)  # the router's: the general path
         self._pump(now)
         return None
 

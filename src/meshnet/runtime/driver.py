@@ -198,7 +198,9 @@ class NodeDriver(SessionVerbs, MessageVerbs):
 
         A frame whose only outcome is a ``NeighbourDataReceived`` comes back from the
         node instead of being queued (``Node.receive_neighbour_data``) and is published
-        at once, inside a pump of its own (listeners' sends go out in it). From the first
+        at once, inside a pump of its own (listeners' sends go out in it); a relay's
+        routed packet the node sealed for the next link at once is written at once
+        (nothing else of the node's was queued). From the first
         frame that went the general way on, the rest are fed as ``receive_datagram``
         and one pump follows, so events keep their order.
         """
@@ -210,6 +212,9 @@ class NodeDriver(SessionVerbs, MessageVerbs):
                     event = node.receive_neighbour_data(transport, frame, now)
                     if event is None:
                         fast = False
+                        continue
+                    if isinstance(event, tuple):  # a relayed frame, sealed for the next link:
+                        self._write_now(*event)  # nothing else was queued, so it goes now
                         continue
                     self._pumping, self._again = True, False  # a pump of its own:
                     try:  # step 3, publishing, as the pump would
@@ -436,11 +441,15 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         if sent is None:
             self._pump(now)
             return
-        carrier = self._carriers.get(sent[0])  # the fast path: nothing else was queued,
-        if carrier is None:  # so this frame goes out now, in order
+        self._write_now(*sent)  # the fast path: nothing else was queued, so it goes now
+
+    def _write_now(self, transport: TransportId, frame: Frame) -> None:
+        """Write a frame the node handed back instead of queueing it (in order)."""
+        carrier = self._carriers.get(transport)
+        if carrier is None:
             self.count("send_no_transport")
         else:
-            carrier.send([sent[1]])
+            carrier.send([frame])
 
     async def send(self, peer: NodeId, payload: Payload) -> None:
         """Wait until the link to ``peer`` has room, then send ``payload`` on it.
