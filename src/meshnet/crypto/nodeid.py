@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from meshnet.crypto.keys import BASE32_ALPHABET, base32_decode, base32_encode, base32_length
 from meshnet.crypto.primitives import ED25519_PUBLIC_SIZE, sha256
@@ -40,7 +41,7 @@ _MESH_PREFIX = b"\xfd"
 _MAX_LISTED = 8  # candidates named in an AmbiguousPeerError message
 
 
-class NodeId:
+class NodeId(bytes):
     """The 32-byte Ed25519 public key that names a node; hashable and ordered by bytes.
 
     Build one with ``NodeId.from_raw`` (bytes from the network: ``DecodeError`` on a bad
@@ -48,24 +49,32 @@ class NodeId:
     constructor itself raises ``ValueError`` on a wrong size: passing it bad bytes is a
     programming error.
 
-    Immutable. Relays build a ``NodeId`` for the source and destination of every packet
-    they forward, so the constructor only checks the size: the text form is computed on
-    first use and the hash once.
+    A ``bytes`` subclass, so that hashing, equality and ordering run in C: every layer
+    keys dicts by ``NodeId`` (tens of thousands of lookups per second in a 200-node
+    simulation), and a Python ``__hash__``/``__eq__`` cost a call each. A ``NodeId``
+    therefore **equals its 32 raw bytes** and hashes like them; it is still a distinct
+    type for mypy, and ``raw`` gives the plain ``bytes``. Immutable; the text form is
+    computed on first use.
     """
 
-    __slots__ = ("_hash", "_text", "raw")
+    __slots__ = ()
 
-    raw: bytes
-    """The 32-byte Ed25519 public key."""
-    _text: str | None
-    _hash: int
-
-    def __init__(self, raw: bytes) -> None:
+    def __new__(cls, raw: bytes) -> NodeId:
         if not isinstance(raw, bytes) or len(raw) != NODE_ID_SIZE:
             raise ValueError(f"a NodeId is {NODE_ID_SIZE} bytes")
-        object.__setattr__(self, "raw", raw)
-        object.__setattr__(self, "_text", None)
-        object.__setattr__(self, "_hash", hash(raw))
+        return super().__new__(cls, raw)
+
+    if TYPE_CHECKING:
+
+        @property
+        def raw(self) -> bytes:
+            """The 32-byte Ed25519 public key, as plain ``bytes``."""
+            ...
+
+    else:
+        # bytes.__bytes__ (a C method) gives a plain copy of a subclass's bytes: no
+        # Python frame per access.
+        raw = property(bytes.__bytes__, doc="The 32-byte Ed25519 public key, as plain bytes.")
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("NodeId is immutable")
@@ -74,43 +83,11 @@ class NodeId:
         raise AttributeError("NodeId is immutable")
 
     def __reduce__(self) -> tuple[type[NodeId], tuple[bytes]]:
-        return (NodeId, (self.raw,))
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is NodeId:
-            return self.raw == other.raw
-        return NotImplemented
-
-    def __lt__(self, other: NodeId) -> bool:
-        if other.__class__ is NodeId:
-            return self.raw < other.raw
-        return NotImplemented
-
-    def __le__(self, other: NodeId) -> bool:
-        if other.__class__ is NodeId:
-            return self.raw <= other.raw
-        return NotImplemented
-
-    def __gt__(self, other: NodeId) -> bool:
-        if other.__class__ is NodeId:
-            return self.raw > other.raw
-        return NotImplemented
-
-    def __ge__(self, other: NodeId) -> bool:
-        if other.__class__ is NodeId:
-            return self.raw >= other.raw
-        return NotImplemented
+        return (NodeId, (bytes(self),))
 
     @property
     def _text_form(self) -> str:
-        text = self._text
-        if text is None:
-            text = base32_encode(self.raw)
-            object.__setattr__(self, "_text", text)
-        return text
+        return base32_encode(self)
 
     @classmethod
     def from_raw(cls, data: bytes) -> NodeId:
@@ -150,7 +127,7 @@ class NodeId:
     @property
     def mesh_address(self) -> ipaddress.IPv6Address:
         """The node's mesh IPv6 address: ``fd`` + SHA-256(domain || id)[:15]."""
-        digest = sha256(MESH_ADDRESS_DOMAIN, self.raw)
+        digest = sha256(MESH_ADDRESS_DOMAIN, self)
         return ipaddress.IPv6Address(_MESH_PREFIX + digest[:15])
 
 

@@ -52,10 +52,9 @@ class ShortestPaths:
 def shortest_paths(graph: Graph, source: NodeId) -> ShortestPaths:
     """Dijkstra from ``source``.
 
-    Inside the loop nodes are keyed by their raw bytes, whose hash ``bytes`` caches in
-    C, rather than by ``NodeId``, whose ``__hash__`` is a Python call: the loop does a
-    dictionary lookup per edge (1,600 in a 200-node mesh of degree 8), the answer is
-    keyed by ``NodeId`` as before. A node's heap entry is stale when its cost has gone
+    Nodes are keyed by ``NodeId``, a ``bytes`` subclass whose hash and comparisons run
+    in C: the loop does a dictionary lookup per edge (1,600 in a 200-node mesh of
+    degree 8). A node's heap entry is stale when its cost has gone
     down since it was pushed (entries are pushed only on a strict decrease, so a node
     is settled exactly once); a settled node is never relaxed again, since every later
     candidate exceeds its cost (costs are at least 1).
@@ -67,32 +66,23 @@ def shortest_paths(graph: Graph, source: NodeId) -> ShortestPaths:
     Raises:
         ValueError: an edge cost below 1.
     """
-    start = source.raw
-    cost: dict[bytes, int] = {start: 0}
-    parent: dict[bytes, bytes] = {}
-    node: dict[bytes, NodeId] = {start: source}
-    heap: list[tuple[int, bytes]] = [(0, start)]
+    cost: dict[NodeId, int] = {source: 0}
+    parent: dict[NodeId, NodeId] = {}
+    heap: list[tuple[int, NodeId]] = [(0, source)]
     pop, push, edges_of = heapq.heappop, heapq.heappush, graph.get
     while heap:
         here_cost, here = pop(heap)
         if here_cost > cost[here]:
             continue  # stale: a cheaper entry settled it
-        for there, weight in edges_of(node[here], ()):
+        for there, weight in edges_of(here, ()):
             if weight < 1:
                 raise ValueError(f"edge cost {weight} below 1")
             candidate = here_cost + weight
-            key = there.raw
-            known = cost.get(key)
+            known = cost.get(there)
             if known is None or candidate < known:
-                if known is None:
-                    node[key] = there
-                cost[key] = candidate
-                parent[key] = here
-                push(heap, (candidate, key))
-            elif candidate == known and here < parent[key]:
-                parent[key] = here
-    return ShortestPaths(
-        source=source,
-        cost={node[key]: value for key, value in cost.items()},
-        parent={node[key]: node[value] for key, value in parent.items()},
-    )
+                cost[there] = candidate
+                parent[there] = here
+                push(heap, (candidate, there))
+            elif candidate == known and here < parent[there]:
+                parent[there] = here
+    return ShortestPaths(source=source, cost=cost, parent=parent)

@@ -182,10 +182,10 @@ def describe_event(event: object) -> dict[str, Any]:
                 out[field.name] = repr(value)  # JSON has no inf or nan
             elif value is None or isinstance(value, bool | int | float | str):
                 out[field.name] = value
+            elif hasattr(value, "raw"):  # a NodeId (a bytes subclass: test it first)
+                out[field.name] = str(value)
             elif isinstance(value, bytes):
                 out[field.name] = f"<{len(value)} bytes>"
-            elif hasattr(value, "raw"):  # a NodeId
-                out[field.name] = str(value)
     return out
 
 
