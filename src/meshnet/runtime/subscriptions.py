@@ -5,7 +5,8 @@ The driver drains ``Node.next_event()`` after every input and hands each event t
 every ``Subscription`` that wants it.
 
 * A ``Subscription`` is a bounded queue read with ``await sub.get()`` or ``async for``:
-  the reader is a task, woken once per batch of events.
+  the reader is a task, woken once per batch of events, on one event loop (the first
+  ``get`` that waits looks it up; the driver's subscriptions live on the driver's loop).
 * A ``Listener`` is a plain callback run inside the driver's pump, as the event comes
   out of the node: no queue and no task wake-up (an application that answers at once,
   such as an echo, saves a scheduling round per message). The callback must not block;
@@ -51,6 +52,9 @@ class Overflow(enum.Enum):
     """Drop the new event and count it."""
 
 
+_PAUSE = Overflow.PAUSE
+
+
 class Subscription:
     """A bounded queue of node events for one consumer (made by ``EventHub.subscribe``)."""
 
@@ -70,6 +74,7 @@ class Subscription:
         self.closed = False
         self._queue: deque[NodeEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the reader's, from its first wait
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -104,16 +109,21 @@ class Subscription:
         Raises:
             StateError: the subscription (or its driver) was closed and nothing is left.
         """
-        while not self._queue:
+        queue = self._queue
+        while not queue:
             if self.closed:
                 raise StateError("the subscription is closed")
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = self._loop
+            if loop is None:  # looked up once: asyncio checks the process id per lookup,
+                loop = self._loop = asyncio.get_running_loop()  # a getpid system call
+            self._waiter = loop.create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
-        event = self.get_nowait()
-        assert event is not None
+        event = queue.popleft()  # get_nowait, inline: the reader's path per event
+        if self.overflow is Overflow.PAUSE and len(queue) == self.limit // 2:
+            self._hub.drained()
         return event
 
     async def wait_for(self, kind: type[E], predicate: Callable[[E], bool] | None = None) -> E:
@@ -237,7 +247,8 @@ class EventHub:
         backlog = False
         for sub in self._subscriptions:
             sub._offer(event)
-            backlog = backlog or sub.backlogged
+            if sub.overflow is _PAUSE and len(sub._queue) >= sub.limit:  # sub.backlogged
+                backlog = True
         if backlog and not self.backlogged:
             self.backlogged = True
             self._on_backlog(True)
