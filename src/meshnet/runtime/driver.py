@@ -38,52 +38,41 @@ that TCP connection (a shared UDP socket stays up) and keeps the timer running.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import os
 import socket
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 from meshnet.crypto.identity import IdentityRecord, NodeId
 from meshnet.errors import ConfigError, StateError
 from meshnet.ids import TransportId
 from meshnet.link.messages import CloseReason
-from meshnet.link.sealbuffers import Payload
-from meshnet.node.commands import Dial, TransportCommand
-from meshnet.node.events import NeighbourDataReceived, NodeEvent, PeerConnected, PeerDisconnected
+from meshnet.node.commands import Dial
 from meshnet.node.node import Node
 from meshnet.runtime.endpoints import Endpoint, Scheme, parse_endpoint
 from meshnet.runtime.interfaces import announceable_endpoints
-from meshnet.runtime.knownpeers import KnownPeers, KnownPeersError
+from meshnet.runtime.knownpeers import KnownPeers
+from meshnet.runtime.linkverbs import LinkVerbs
 from meshnet.runtime.messageverbs import MessageVerbs
-from meshnet.runtime.pings import PING_EVENTS, PingWaiters
+from meshnet.runtime.pings import PingWaiters
+from meshnet.runtime.pump import DriverState, Pump
 from meshnet.runtime.sessionverbs import SessionVerbs
-from meshnet.runtime.streams import WAKING_EVENTS, StreamWaiters
-from meshnet.runtime.subscriptions import EventHub, Listener, Overflow, Subscription
+from meshnet.runtime.streams import StreamWaiters
+from meshnet.runtime.subscriptions import EventHub
 from meshnet.runtime.tcp import TcpAdmission, TcpConnection, dial_tcp, listen_tcp
 from meshnet.runtime.tcpread import ReadBuffer
 from meshnet.runtime.transports import Carrier, RuntimeConfig, RuntimeStatus
 from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
-from meshnet.wire.framing import Frame
 
 __all__ = ["NodeDriver"]
 
 log = logging.getLogger(__name__)
 
-_MAX_PUMP_ROUNDS = 16
 _FRAME_SLACK = 4096  # link headers, the AEAD tag and handshake framing around a payload
 
 
-class _State(enum.Enum):
-    NEW = "new"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-
-
-class NodeDriver(SessionVerbs, MessageVerbs):
+class NodeDriver(Pump, LinkVerbs, SessionVerbs, MessageVerbs):
     """Runs one ``Node`` on the asyncio event loop: TCP and UDP links, timers, events.
 
     Args:
@@ -104,7 +93,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._known = known_peers
         self._config = config or RuntimeConfig()
         self._max_frame = self._config.max_frame or node.config.link.max_payload + _FRAME_SLACK
-        self._state = _State.NEW
+        self._state = DriverState.NEW
         self._loop: asyncio.AbstractEventLoop | None = None
         self._carriers: dict[TransportId, Carrier] = {}
         self._tcp: dict[TransportId, TcpConnection] = {}
@@ -155,7 +144,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
 
     @property
     def running(self) -> bool:
-        return self._state is _State.RUNNING
+        return self._state is DriverState.RUNNING
 
     def now(self) -> float:
         """The event loop's monotonic clock, never going backwards."""
@@ -193,71 +182,13 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._pump()
         return tid
 
-    def frames_received(self, transport: TransportId, frames: list[Frame], now: float) -> None:
-        """Feed one read's frames to the node; neighbour payloads take the fast path.
-
-        A frame whose only outcome is a ``NeighbourDataReceived`` comes back from the
-        node instead of being queued (``Node.receive_neighbour_data``) and is published
-        at once, inside a pump of its own (listeners' sends go out in it); a relay's
-        routed packet the node sealed for the next link at once is written at once
-        (nothing else of the node's was queued). From the first
-        frame that went the general way on, the rest are fed as ``receive_datagram``
-        and one pump follows, so events keep their order.
-        """
-        node = self.node
-        fast = not self._pumping
-        try:
-            for frame in frames:
-                if fast:
-                    event = node.receive_neighbour_data(transport, frame, now)
-                    if event is None:
-                        fast = False
-                        continue
-                    if isinstance(event, tuple):  # a relayed frame, sealed for the next link:
-                        self._write_now(*event)  # nothing else was queued, so it goes now
-                        continue
-                    self._pumping, self._again = True, False  # a pump of its own:
-                    try:  # step 3, publishing, as the pump would
-                        self._hub.publish(event)
-                    finally:
-                        self._pumping = False
-                    if self._again:  # a listener's command queued something: pump it out
-                        self._pump(now)
-                else:
-                    node.receive_datagram(transport, frame, now)
-        except Exception:  # a bug in a core: contain it to this carrier
-            fast = False
-            self._node_failed("receive_datagram")
-            carrier = self._carriers.get(transport)
-            if carrier is not None:
-                carrier.abort()
-        if not fast:
-            self._pump(now)
-
-    def datagrams_received(self, batch: list[tuple[TransportId, bytes]]) -> None:
-        node, now = self.node, self.now()
-        for transport, frame in batch:
-            try:
-                node.receive_datagram(transport, frame, now)
-            except Exception:  # a bug in a core: drop this datagram, keep the socket
-                self._node_failed("receive_datagram")
-        self._pump()
-
-    def _node_failed(self, verb: str) -> None:
-        """The node raised out of a driver verb: a bug (peers' bytes must never do that).
-
-        The driver logs it, counts it (``node_error``) and keeps serving everyone else.
-        """
-        log.exception("the node raised in %s; the input is dropped", verb)
-        self.count("node_error")
-
     def carrier_writable(self, transport: TransportId, writable: bool) -> None:
         # Called from inside a write (in the middle of a flush): tell the node after it.
-        if self._loop is not None and self._state is _State.RUNNING:
+        if self._loop is not None and self._state is DriverState.RUNNING:
             self._loop.call_soon(self._set_writable, transport, writable)
 
     def _set_writable(self, transport: TransportId, writable: bool) -> None:
-        if transport in self._carriers and self._state is _State.RUNNING:
+        if transport in self._carriers and self._state is DriverState.RUNNING:
             self._counters["carrier_paused" if not writable else "carrier_resumed"] += 1
             self.node.transport_writable(transport, writable, self.now())
             self._pump()
@@ -283,11 +214,11 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             ConfigError: an endpoint is malformed.
             OSError: a socket could not be bound (nothing stays open then).
         """
-        if self._state is not _State.NEW:
+        if self._state is not DriverState.NEW:
             raise StateError("a driver starts once")
         endpoints = [parse_endpoint(text) for text in listen]
         self._loop = asyncio.get_running_loop()
-        self._state = _State.RUNNING
+        self._state = DriverState.RUNNING
         try:
             for endpoint in endpoints:
                 if endpoint.scheme is Scheme.TCP:
@@ -310,9 +241,9 @@ class NodeDriver(SessionVerbs, MessageVerbs):
 
     async def stop(self) -> None:
         """Say goodbye on every link, flush, and close everything the driver opened."""
-        if self._state in (_State.STOPPING, _State.STOPPED):
+        if self._state in (DriverState.STOPPING, DriverState.STOPPED):
             return
-        self._state = _State.STOPPING
+        self._state = DriverState.STOPPING
         if self._loop is not None:
             now = self.now()
             for link in self.node.status(now).links.links:
@@ -336,7 +267,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         self._writers.fail_all("the node stopped")
         self._pings.fail_all("the node stopped")
         self._hub.close()
-        self._state = _State.STOPPED
+        self._state = DriverState.STOPPED
 
     async def _close_connections(self) -> None:
         for conn in list(self._tcp.values()):
@@ -355,161 +286,8 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         return tuple(self._listening)
 
     def _require_running(self) -> None:
-        if self._state is not _State.RUNNING:
+        if self._state is not DriverState.RUNNING:
             raise StateError(f"the driver is {self._state.value}, not running")
-
-    # -- application commands --------------------------------------------------------
-
-    def connect(self, endpoint: str, *, expected_peer: NodeId | None = None) -> str:
-        """Keep a link to ``endpoint`` (redialled with backoff forever); dial it now.
-
-        Args:
-            endpoint: ``tcp:HOST:PORT`` or ``udp:HOST:PORT``.
-            expected_peer: the NodeId the endpoint must prove; None trusts the first
-                identity it shows (``PeerConnected(first_contact=True)``).
-
-        Returns:
-            The endpoint in its canonical spelling (how status and events name it).
-
-        Raises:
-            ConfigError: the endpoint is malformed.
-            LocalError: ``expected_peer`` is this node's own id.
-            StateError: the driver is not running.
-        """
-        self._require_running()
-        canonical = str(parse_endpoint(endpoint))
-        if expected_peer is None and self._known is not None:
-            expected_peer = self._known.expected(canonical)
-        self.node.connect(canonical, self.now(), expected_peer=expected_peer)
-        self._pump()
-        return canonical
-
-    def connect_node(self, node: NodeId) -> str:
-        """Keep a direct link to ``node`` at an endpoint it announced (redialled forever).
-
-        Returns:
-            The endpoint chosen (the first the node announces).
-
-        Raises:
-            LocalError: ``node`` is this node.
-            UnknownPeerError: ``node`` announced no endpoint we know of.
-        """
-        self._require_running()
-        endpoint = self.node.connect_node(node, self.now())
-        self._pump()
-        return endpoint
-
-    def disconnect(self, endpoint: str) -> bool:
-        """Stop keeping a link to ``endpoint`` and close it with a goodbye; True when a
-        link was up and is closed.
-
-        Raises:
-            ConfigError: the endpoint is malformed.
-            UnknownPeerError: no such endpoint is configured.
-        """
-        self._require_running()
-        closed = self.node.disconnect(str(parse_endpoint(endpoint)), self.now())
-        self._pump()
-        return closed
-
-    def disconnect_peer(self, peer: NodeId) -> tuple[tuple[str, ...], bool]:
-        """Stop keeping links to ``peer`` and close its link (see ``Node.disconnect_peer``).
-
-        Raises:
-            LocalError: ``peer`` is this node.
-            UnknownPeerError: ``peer`` is neither configured nor linked.
-        """
-        self._require_running()
-        result = self.node.disconnect_peer(peer, self.now())
-        self._pump()
-        return result
-
-    def send_to_neighbour(self, peer: NodeId, payload: Payload) -> None:
-        """Send ``payload`` on the link to ``peer`` now, without waiting for room.
-
-        Prefer ``await send(...)`` for bulk data: this one never waits, so a TCP peer
-        that does not read is cut off once its buffer passes the hard cap.
-
-        Raises:
-            StateError: there is no link to ``peer`` (or the driver is not running).
-            LocalError: the payload is over the link's size limit.
-        """
-        if self._state is not _State.RUNNING:
-            self._require_running()
-        now = self.now()
-        sent = self.node.send_to_neighbour_now(peer, payload, now)
-        if sent is None:
-            self._pump(now)
-            return
-        self._write_now(*sent)  # the fast path: nothing else was queued, so it goes now
-
-    def _write_now(self, transport: TransportId, frame: Frame) -> None:
-        """Write a frame the node handed back instead of queueing it (in order)."""
-        carrier = self._carriers.get(transport)
-        if carrier is None:
-            self.count("send_no_transport")
-        else:
-            carrier.send([frame])
-
-    async def send(self, peer: NodeId, payload: Payload) -> None:
-        """Wait until the link to ``peer`` has room, then send ``payload`` on it.
-
-        Raises:
-            StateError: there is no link to ``peer`` (before or after waiting).
-            LocalError: the payload is over the link's size limit.
-        """
-        await self.wait_writable(peer)
-        self.send_to_neighbour(peer, payload)
-
-    async def wait_writable(self, peer: NodeId) -> None:
-        """Return when the transport of the link to ``peer`` is below its high-water mark.
-
-        Raises:
-            StateError: there is no link to ``peer``.
-        """
-        await self._carrier_for(peer).wait_writable()
-
-    def _carrier_for(self, peer: NodeId) -> Carrier:
-        self._require_running()
-        link = self.node.link_to(peer)
-        conn = self.node.links.connection(link) if link is not None else None
-        tid = self._by_endpoint.get(conn.endpoint) if conn is not None else None
-        carrier = self._carriers.get(tid) if tid is not None else None
-        if carrier is None:
-            raise StateError(f"no link to {peer.short()}")
-        return carrier
-
-    def subscribe(
-        self,
-        *,
-        kinds: Iterable[type[NodeEvent]] | None = None,
-        limit: int = 1024,
-        overflow: Overflow = Overflow.PAUSE,
-    ) -> Subscription:
-        """A queue of the node's events from now on (all kinds, or only ``kinds``).
-
-        Args:
-            kinds: event classes to receive; None for every event.
-            limit: queue size; what happens past it is ``overflow``.
-            overflow: PAUSE holds reading back (lossless); DROP drops and counts.
-        """
-        return self._hub.subscribe(kinds=kinds, limit=limit, overflow=overflow)
-
-    def listen(
-        self,
-        callback: Callable[[NodeEvent], object],
-        *,
-        kinds: Iterable[type[NodeEvent]] | None = None,
-    ) -> Listener:
-        """Call ``callback`` with each of the node's events from now on, as they happen.
-
-        The callback runs inside the driver's pump, before subscriptions see the event:
-        no queue and no task wake-up. It must not block; it may call the driver's
-        commands (``send_to_neighbour`` and the like), whose frames go out in the same
-        pump. What it raises is logged and counted (``listener_error``). ``close()`` the
-        returned ``Listener`` to stop.
-        """
-        return self._hub.listen(callback, kinds=kinds)
 
     def status(self) -> RuntimeStatus:
         """A snapshot of the node and of the driver's sockets and counters."""
@@ -526,115 +304,6 @@ class NodeDriver(SessionVerbs, MessageVerbs):
             reading_paused=not self._reading,
             counters=tuple(sorted(self._counters.items())),
         )
-
-    # -- the pump --------------------------------------------------------------------
-
-    def _pump(self, now: float | None = None) -> None:
-        """One pump (see the module docstring); ``now`` when the caller just read the clock."""
-        if self._pumping:
-            self._again = True
-            return
-        self._pumping = True
-        node = self.node
-        if now is None:
-            now = self.now()
-        publish = self._hub.publish
-        try:
-            for _ in range(_MAX_PUMP_ROUNDS):
-                self._again = False
-                out = node.datagrams_to_send(now)
-                if out:
-                    self._flush(out)
-                for command in node.transport_commands():
-                    self._carry_out(command)
-                while (event := node.next_event()) is not None:
-                    if type(event) is NeighbourDataReceived:  # the hot path: nothing to note
-                        pass
-                    elif isinstance(event, PeerDisconnected):
-                        self._counters[f"link_closed_{event.reason}"] += 1
-                    elif isinstance(event, PeerConnected) and event.first_contact:
-                        self._pin(event)
-                    elif isinstance(event, WAKING_EVENTS) and self._writers:
-                        self._writers.on_event(event)
-                    elif isinstance(event, PING_EVENTS) and self._pings:
-                        self._pings.on_event(event)
-                    publish(event)
-                if not self._again:
-                    break
-        finally:
-            self._pumping = False
-        if self._state is _State.RUNNING:
-            self._arm_timer()
-
-    def _pin(self, event: PeerConnected) -> None:
-        """Record a first contact's identity for its endpoint (trust on first use)."""
-        if self._known is None:
-            return
-        try:
-            if self._known.record(event.endpoint, event.peer, time.time()):
-                log.info("trusting %s at %s from now on", event.peer.short(), event.endpoint)
-        except KnownPeersError as exc:
-            self.count("known_peers_write_failed")
-            log.warning("%s", exc)
-
-    def _flush(self, out: list[tuple[TransportId, Frame]]) -> None:
-        """Write the frames, those for one carrier in one ``send``."""
-        carriers = self._carriers
-        if len(out) == 1:
-            tid, frame = out[0]
-            carrier = carriers.get(tid)
-            if carrier is None:
-                self.count("send_no_transport")
-            else:
-                carrier.send([frame])
-            return
-        batches: dict[TransportId, list[Frame]] = {}
-        for tid, frame in out:
-            batches.setdefault(tid, []).append(frame)
-        for tid, frames in batches.items():
-            carrier = carriers.get(tid)
-            if carrier is None:
-                self._counters["send_no_transport"] += len(frames)
-            else:
-                carrier.send(frames)
-
-    def _carry_out(self, command: TransportCommand) -> None:
-        if isinstance(command, Dial):
-            if self._state is _State.RUNNING:
-                assert self._loop is not None
-                task = self._loop.create_task(self._open_dial(command))
-                self._dials.add(task)
-                task.add_done_callback(self._dials.discard)
-            return
-        carrier = self._carriers.get(command.transport)
-        if carrier is not None:
-            carrier.close()
-
-    def _arm_timer(self) -> None:
-        deadline = self.node.get_timer()
-        armed = self._timer_at
-        if deadline == armed:
-            return
-        if self._timer is not None and armed is not None and (deadline is None or deadline > armed):
-            return  # the armed timer fires first and re-arms then (a later deadline
-            # moves on every packet: a probe timeout, a keepalive; no cancel + call_at)
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        assert self._loop is not None
-        self._timer = self._loop.call_at(deadline, self._fire) if deadline is not None else None
-
-    def _fire(self) -> None:
-        deadline = self._timer_at
-        self._timer = self._timer_at = None
-        now = self.now()
-        if deadline is not None and now < deadline:  # the loop fires within its resolution
-            now = self._last_now = deadline
-        try:
-            self.node.handle_timer(now)
-        except Exception:  # keep the timer alive: a dead timer would stall every link
-            self._node_failed("handle_timer")
-        self._pump()
 
     def _housekeep(self) -> None:
         config, now = self._config, self.now()
@@ -674,7 +343,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         except OSError as exc:
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         self.count("dial_failed")
-        if self._state is _State.RUNNING:
+        if self._state is DriverState.RUNNING:
             self.node.dial_failed(dial.dial, self.now(), reason)
             self._pump()
 
@@ -684,7 +353,7 @@ class NodeDriver(SessionVerbs, MessageVerbs):
         if sock is None or sock.transport is None:
             wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
             sock = self._udp_dialers[family] = await open_udp(self, (wildcard, 0))
-        if self._state is _State.RUNNING:
+        if self._state is DriverState.RUNNING:
             sock.open_outbound(address, dial.endpoint, dial.dial)
 
     # -- read-only views for the local API (``meshnet.api.control.NodeControl``) ------
