@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 
 import psutil
+import pytest
 
 
-def _demo_nodes() -> list[psutil.Process]:
+@pytest.fixture
+def demo_tmp() -> Iterator[str]:
+    """A TMPDIR of this test's own, so the node processes it looks for are only its
+    demo's (another test run on the machine may run a demo meanwhile); short, because
+    each node's API socket path lies under it."""
+    path = tempfile.mkdtemp(prefix="mdt", dir="/tmp")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _demo_nodes(tmp: str) -> list[psutil.Process]:
+    """``meshnet up`` processes whose home lies in a demo directory under ``tmp``."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
-        if "up" in cmdline and any("meshnet-demo-" in part for part in cmdline):
+        if "up" in cmdline and any(
+            part.startswith(os.path.join(tmp, "meshnet-demo-")) for part in cmdline
+        ):
             found.append(proc)
     return found
 
 
-def test_demo_runs_the_tour_across_relays_and_stops_everything() -> None:
-    before = {p.pid for p in _demo_nodes()}
+def test_demo_runs_the_tour_across_relays_and_stops_everything(demo_tmp: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "meshnet.demo"],
+        env={**os.environ, "TMPDIR": demo_tmp},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -30,20 +50,18 @@ def test_demo_runs_the_tour_across_relays_and_stops_everything() -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     out = done.stdout
     assert out.count("listening on tcp:127.0.0.1:") == 5
-    assert {p.pid for p in _demo_nodes()} <= before  # nothing the demo started is left
+    assert _demo_nodes(demo_tmp) == []  # nothing the demo started is left
     assert "erin sent alice a message through 3 relays" in out
     assert "meshnet> peers" in out and "meshnet> chat erin" in out
     assert "bob > carol > dave > erin" in out  # the route really crosses the relays
     assert "erin: hello alice, this is erin, 4 hops away" in out
     assert 'erin received alice\'s "hello", relayed end to end.' in out
     assert "stopping every node..." in out
-    assert {p.pid for p in _demo_nodes()} <= before  # nothing the demo started is left
 
 
-def test_demo_at_a_terminal_opens_the_shell_and_stops_on_exit() -> None:
+def test_demo_at_a_terminal_opens_the_shell_and_stops_on_exit(demo_tmp: str) -> None:
     import pexpect
 
-    before = {p.pid for p in _demo_nodes()}
     child = pexpect.spawn(
         sys.executable,
         ["-m", "meshnet.demo", "--nodes", "3"],
@@ -55,6 +73,7 @@ def test_demo_at_a_terminal_opens_the_shell_and_stops_on_exit() -> None:
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": ":".join(sys.path),
             "PROMPT_TOOLKIT_NO_CPR": "1",
+            "TMPDIR": demo_tmp,
         },
     )
     try:
@@ -70,4 +89,4 @@ def test_demo_at_a_terminal_opens_the_shell_and_stops_on_exit() -> None:
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    assert {p.pid for p in _demo_nodes()} <= before
+    assert _demo_nodes(demo_tmp) == []
