@@ -319,3 +319,24 @@ def test_route_changes_are_reported_for_routes_in_use() -> None:
         )
     ]
     assert mesh.nodes[0].router.status(mesh.now).routes[0].path == changes[0].path
+
+
+def test_a_sender_follows_a_changed_path_with_the_next_packet() -> None:
+    mesh = Mesh()
+    nodes = mesh.add_many(5)  # 0 - 1, then 2 or 4, then 3: the first hop stays 1
+    for a, b in ((0, 1), (1, 2), (2, 3), (1, 4), (4, 3)):
+        mesh.connect(nodes[a], nodes[b])
+    mesh.run_for(3.0)
+    for payload in (b"a", b"b"):  # the second packet reuses the first one's header
+        mesh.send(0, 3, payload)
+    mesh.run_for(1.0)
+    _, middle, _ = mesh.path(0, 3) or [None, None, None]
+    assert middle in (2, 4)
+    mesh.disconnect(middle, 3)
+    mesh.run_for(3.0)
+    mesh.send(0, 3, b"c")
+    mesh.run_for(1.0)
+    delivered = mesh.nodes[3].of(PacketDelivered)
+    assert [(e.payload, e.hops) for e in delivered] == [(b"a", 3), (b"b", 3), (b"c", 3)]
+    (last,) = [s for s in mesh.sent if s[1] == 1 and s[3].endswith(b"c")]
+    assert last[2] == 6 - middle  # through the other middle node, named in its header

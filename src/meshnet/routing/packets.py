@@ -55,8 +55,10 @@ __all__ = [
     "advance",
     "decode_header",
     "decode_routed",
+    "encode_header",
     "encode_routed",
     "header_size",
+    "with_header",
 ]
 
 HOP_LIMIT_OFFSET = 1
@@ -128,14 +130,28 @@ def encode_routed(header: RoutedHeader, body: Outgoing) -> Outgoing:
     """The packet: header then body. A body in a ``Headroom`` gets the header written
     into its room (no copy; the same object comes back); otherwise they are joined once.
     """
+    return with_header(encode_header(header), body)
+
+
+def encode_header(header: RoutedHeader) -> bytes:
+    """The routed header alone (a sender reuses it for every packet on a path)."""
     count = len(header.relays) | (STREAM_PATH if header.stream_path else 0)
     first = _FIRST.pack(header.kind, header.hop_limit, header.next, count)
-    fields = (first, header.source.raw, header.destination.raw, *header.relays)
+    return b"".join((first, header.source.raw, header.destination.raw, *header.relays))
+
+
+@overload
+def with_header(encoded: bytes, body: bytes) -> bytes: ...
+@overload
+def with_header(encoded: bytes, body: Outgoing) -> Outgoing: ...
+def with_header(encoded: bytes, body: Outgoing) -> Outgoing:
+    """An encoded header in front of ``body``: written into a ``Headroom``'s room (no
+    copy; the same object comes back), otherwise joined once."""
     if isinstance(body, Headroom):
-        if body.prepend(b"".join(fields)):
+        if body.prepend(encoded):
             return body
-        return b"".join((*fields, body.view()))
-    return b"".join((*fields, body))
+        return b"".join((encoded, body.view()))
+    return encoded + body
 
 
 def decode_routed(data: bytes, *, max_body: int) -> tuple[RoutedHeader, bytes]:

@@ -32,36 +32,42 @@ __all__ = ["FairQueue"]
 
 
 class _Fifo:
-    """One source's packets, oldest first, with its byte count and DRR credit."""
+    """One source's packets, oldest first, with its byte count and DRR credit. Sizes
+    are kept beside the packets: ``len`` of a ``Headroom`` is a Python call, and each
+    packet would otherwise be measured at every level on the way in and out."""
 
-    __slots__ = ("bytes", "deficit", "packets")
+    __slots__ = ("bytes", "deficit", "packets", "sizes", "taken")
 
     def __init__(self) -> None:
         self.packets: deque[Outgoing] = deque()
+        self.sizes: deque[int] = deque()
         self.bytes = 0
         self.deficit = 0
+        self.taken = 0  # the size of the packet ``take`` returned last
 
     def __bool__(self) -> bool:
         return bool(self.packets)
 
-    def push(self, key: bytes | None, packet: Outgoing, inner: bytes | None) -> None:
+    def push(self, key: bytes | None, packet: Outgoing, inner: bytes | None, size: int) -> None:
         self.packets.append(packet)
-        self.bytes += len(packet)
+        self.sizes.append(size)
+        self.bytes += size
 
     def head(self) -> int:
-        return len(self.packets[0])
+        return self.sizes[0]
 
     def take(self) -> Outgoing:
-        packet = self.packets.popleft()
-        self.bytes -= len(packet)
-        return packet
+        self.taken = size = self.sizes.popleft()
+        self.bytes -= size
+        return self.packets.popleft()
 
     pop = take  # alone or not, a FIFO has one order
 
     def drop_tail(self, newcomer: tuple[bytes, ...]) -> int:
-        packet = self.packets.pop()
-        self.bytes -= len(packet)
-        return len(packet)
+        self.packets.pop()
+        size = self.sizes.pop()
+        self.bytes -= size
+        return size
 
 
 class _Lanes:
@@ -78,6 +84,7 @@ class _Lanes:
         "_turn_started",
         "bytes",
         "deficit",
+        "taken",
     )
 
     def __init__(self, quantum: int, *, nested: bool) -> None:
@@ -89,6 +96,7 @@ class _Lanes:
         self._spare: _Fifo | _Lanes | None = None  # the last lane that emptied, for reuse
         self.bytes = 0
         self.deficit = 0
+        self.taken = 0  # the size of the packet ``pop`` or ``take`` returned last
 
     def __bool__(self) -> bool:
         return bool(self._lanes)
@@ -96,9 +104,9 @@ class _Lanes:
     def __len__(self) -> int:
         return len(self._lanes)
 
-    def push(self, key: bytes | None, packet: Outgoing, inner: bytes | None) -> None:
-        """Queue ``packet`` in ``key``'s lane (in its ``inner`` lane one level down);
-        a new lane joins the round last."""
+    def push(self, key: bytes | None, packet: Outgoing, inner: bytes | None, size: int) -> None:
+        """Queue ``packet`` (``size`` bytes) in ``key``'s lane (in its ``inner`` lane one
+        level down); a new lane joins the round last."""
         assert key is not None
         lane = self._lanes.get(key)
         if lane is None:
@@ -109,8 +117,8 @@ class _Lanes:
                 self._spare = None
             self._lanes[key] = lane
             self._active.append(key)
-        lane.push(inner, packet, None)
-        self.bytes += len(packet)
+        lane.push(inner, packet, None, size)
+        self.bytes += size
 
     def pop(self) -> Outgoing | None:
         """The next packet by deficit round robin, or None when empty."""
@@ -120,7 +128,8 @@ class _Lanes:
             lane = self._lanes[key]
             packet = lane.pop()
             assert packet is not None  # a lane in the round is never empty
-            self._took(key, lane, len(packet))
+            self.taken = size = lane.taken
+            self._took(key, lane, size)
             return packet
         return self.take() if self.head() >= 0 else None
 
@@ -154,9 +163,10 @@ class _Lanes:
         key = self._active[0]
         lane = self._lanes[key]
         packet = lane.take()
+        self.taken = size = lane.taken
         if len(self._active) > 1:
-            lane.deficit -= len(packet)
-        self._took(key, lane, len(packet))
+            lane.deficit -= size
+        self._took(key, lane, size)
         return packet
 
     def drop_tail(self, newcomer: tuple[bytes, ...]) -> int:
@@ -230,7 +240,7 @@ class FairQueue:
             if it was the one dropped); 0 when everything fits.
         """
         vias = self._vias
-        vias.push(via.raw, packet, source.raw)
+        vias.push(via.raw, packet, source.raw, len(packet))
         self._packets += 1
         dropped = 0
         while self._packets > self._max_packets or vias.bytes > self._max_bytes:

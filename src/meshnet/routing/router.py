@@ -63,7 +63,8 @@ from meshnet.routing.packets import (
     RouteError,
     advance,
     decode_header,
-    encode_routed,
+    encode_header,
+    with_header,
 )
 from meshnet.routing.pending import PendingPackets
 from meshnet.routing.policy import EtxLatencyPolicy, PathPolicy
@@ -84,6 +85,7 @@ __all__ = ["Router"]
 
 _ERRORS_REMEMBERED = 1024  # (source, next hop) pairs a relay remembers reporting
 _MAX_SEQUENCE = (1 << 63) - 1
+_HEADERS_KEPT = 1024  # destinations whose routed header a sender keeps for reuse
 _MAX_ROOM = 65535  # the largest session packet a stream path is said to carry
 
 
@@ -160,6 +162,7 @@ class Router:
         self._stream_room = min(config.max_payload, _MAX_ROOM)
         self._errors_sent: OrderedDict[tuple[NodeId, bytes], float] = OrderedDict()
         self._events: deque[RoutingEvent] = deque()
+        self._headers: dict[NodeId, tuple[tuple[NodeId, ...], Neighbour, bool, bytes]] = {}
         self._control_limit = config.max_origins // MAX_SUMMARY_ENTRIES + 64
         self._now = 0.0
         self._round_robin = 0
@@ -491,9 +494,19 @@ class Router:
             self._unreachable(destination, UnreachableReason.PENDING_FULL, 1)
 
     def _transmit(self, destination: NodeId, path: tuple[NodeId, ...], payload: Outgoing) -> None:
+        first = self._neighbours.to(path[0])
+        known = self._headers.get(destination)
+        if (
+            known is not None
+            and known[0] is path  # the table answers with the same tuple until it changes
+            and known[1] is first
+            and first is not None
+            and known[2] == first.stream
+        ):
+            self._enqueue(first, self._me, self._me, with_header(known[3], payload))
+            return
         relays = tuple(prefix_of(node) for node in path[:-1])
         ends = (prefix_of(self._me), prefix_of(destination))
-        first = self._neighbours.to(path[0])
         if (
             len(relays) > self._config.max_relays
             or len(path) > self._config.hop_limit
@@ -512,7 +525,11 @@ class Router:
             relays=relays,
             stream_path=first.stream,
         )
-        self._enqueue(first, self._me, self._me, encode_routed(header, payload))
+        encoded = encode_header(header)
+        if len(self._headers) >= _HEADERS_KEPT:
+            self._headers.clear()
+        self._headers[destination] = (path, first, first.stream, encoded)
+        self._enqueue(first, self._me, self._me, with_header(encoded, payload))
 
     def _unreachable(self, destination: NodeId, reason: UnreachableReason, count: int) -> None:
         too_long = reason is UnreachableReason.PATH_TOO_LONG

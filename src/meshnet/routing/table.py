@@ -87,6 +87,8 @@ class RouteTable:
         self._idle = idle
         self._local: Mapping[NodeId, LinkMetrics] = {}
         self._tree: ShortestPaths | None = None
+        self._routes: dict[NodeId, tuple[tuple[NodeId, ...], int]] = {}  # of _routes_of:
+        self._routes_of: ShortestPaths | None = None  # route()'s answers, per tree
         self._suspended: dict[Edge, int] = {}
         self._suspension_timers: DeadlineHeap[Edge] = DeadlineHeap()
         self._in_use: OrderedDict[NodeId, RouteInUse] = OrderedDict()
@@ -176,10 +178,15 @@ class RouteTable:
     def route(self, destination: NodeId) -> tuple[tuple[NodeId, ...], int] | None:
         """The best path to ``destination`` (relays then it) and its cost, or None."""
         tree = self._paths()
-        path = tree.path_to(destination)
-        if path is None:
-            return None
-        return path, tree.cost[destination]
+        if tree is not self._routes_of:  # a new tree: forget the old one's answers
+            self._routes, self._routes_of = {}, tree
+        found = self._routes.get(destination)
+        if found is None:  # (no path is not kept: any id may be asked about)
+            path = tree.path_to(destination)
+            if path is None:
+                return None
+            found = self._routes[destination] = (path, tree.cost[destination])
+        return found
 
     def use(self, destination: NodeId, now: float) -> RouteChanged | None:
         """We are sending to ``destination``: track its route; report if its path changed."""
