@@ -145,10 +145,8 @@ class NodeCore:
         router_due = True  # the router may have events or packets waiting
         for _ in range(_MAX_PUMP_ROUNDS):
             router_due |= self._pump_links(now)
-            packets = self.sessions.packets_to_send(now)
-            for destination, packet in packets:
-                self.router.send(destination, packet, now)
-            if not (router_due or packets):
+            sent = self._send_session_packets(now)
+            if not (router_due or sent):
                 # The router got no input since its last pass drained it (a packet
                 # delivered to the sessions, which sent nothing back): the sink's
                 # common case, so its router pass runs once per packet, not twice.
@@ -161,6 +159,16 @@ class NodeCore:
                 # router batch cut short: its timer, set to now, sends the rest).
                 self._settled = not backlog
                 return
+
+    def _send_session_packets(self, now: float) -> bool:
+        """The sessions' packets to the router; True if there were any. A call of its
+        own, so nothing here still holds the packets when the next round builds more:
+        a session's packet buffers go back to its pool once the link sealed them
+        (session/keys.py), instead of one burst being held through the next."""
+        packets = self.sessions.packets_to_send(now)
+        for destination, packet in packets:
+            self.router.send(destination, packet, now)
+        return bool(packets)
 
     def _pump_links(self, now: float) -> bool:
         """Link events up; True when one reached another layer (router, peers)."""
