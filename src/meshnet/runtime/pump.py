@@ -102,19 +102,18 @@ class Pump:
             for frame in frames:
                 if fast:
                     event = node.receive_neighbour_data(transport, frame, now)
-                    if event is None:
+                    if isinstance(event, NeighbourDataReceived):  # the neighbour case, first
+                        self._pumping, self._again = True, False  # a pump of its own:
+                        try:  # step 3, publishing, as the pump would
+                            self._hub.publish(event)
+                        finally:
+                            self._pumping = False
+                        if self._again:  # a listener's command queued something: pump it
+                            self._pump(now)
+                    elif event is None:
                         fast = False
-                        continue
-                    if isinstance(event, tuple):  # a relayed frame, sealed for the next link:
-                        self._write_now(*event)  # nothing else was queued, so it goes now
-                        continue
-                    self._pumping, self._again = True, False  # a pump of its own:
-                    try:  # step 3, publishing, as the pump would
-                        self._hub.publish(event)
-                    finally:
-                        self._pumping = False
-                    if self._again:  # a listener's command queued something: pump it out
-                        self._pump(now)
+                    else:  # a relayed frame, sealed for the next link: nothing else was
+                        self._write_now(*event)  # queued, so it goes now
                 else:
                     node.receive_datagram(transport, frame, now)
         except Exception:  # a bug in a core: contain it to this carrier
