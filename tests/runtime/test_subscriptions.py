@@ -45,19 +45,28 @@ def test_kinds_filter_and_order() -> None:
     assert signals == []
 
 
-def test_pause_subscription_signals_backlog_until_half_drained() -> None:
+@pytest.mark.parametrize("taking", ["get_nowait", "get"])
+def test_pause_subscription_signals_backlog_until_half_drained(taking: str) -> None:
+    # ``get`` takes an event inline (the reader's hot path) rather than through
+    # ``get_nowait``: both must keep the same drained rule.
     signals: list[bool] = []
     hub = EventHub(signals.append)
     sub = hub.subscribe(limit=4)
+
+    def take() -> object:
+        if taking == "get":
+            return run(sub.get())
+        return sub.get_nowait()
+
     for i in range(6):  # over the limit: nothing is lost
         hub.publish(data(i))
     assert signals == [True] and len(sub) == 6
     for _ in range(3):
-        sub.get_nowait()
+        take()
     assert signals == [True]  # still over half the limit
-    sub.get_nowait()
+    take()
     assert signals == [True, False]
-    assert [sub.get_nowait() for _ in range(2)] == [data(4), data(5)]
+    assert [take() for _ in range(2)] == [data(4), data(5)]
 
 
 def test_drop_subscription_counts_and_never_signals() -> None:
