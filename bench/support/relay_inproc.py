@@ -23,7 +23,7 @@ import sys
 
 from meshnet.crypto.entropy import SeededEntropy
 from meshnet.crypto.identity import Identity, SignatureVerifier
-from meshnet.ids import TransportId
+from meshnet.ids import StreamId, TransportId
 from meshnet.link.config import LinkConfig
 from meshnet.node.config import NodeConfig
 from meshnet.node.node import Node
@@ -64,6 +64,23 @@ class Chain:
             self.wires[(i, transport)] = i + 1
             self.wires[(i + 1, transport)] = i
 
+    def open_stream(self) -> tuple[StreamId, bytes]:
+        """Once the first node has a route to the last (announcements on the virtual
+        clock), open a stream from it to the last; with a 64 KiB payload to write."""
+        first, last = self.nodes[0], self.nodes[-1]
+        while first.route_to(last.node_id) is None:
+            self.now += 0.05
+            for node in self.nodes:
+                deadline = node.get_timer()
+                if deadline is not None and deadline <= self.now:
+                    node.handle_timer(self.now)
+            self.pump()
+            if self.now > 120:
+                raise SystemExit("no route to the sink")
+        stream = first.open_stream(last.node_id, self.now)
+        self.pump()
+        return stream, os.urandom(64 * 1024)
+
     def pump(self) -> None:
         """Deliver frames, collect events and run due timers until nothing moves."""
         moved = True
@@ -88,19 +105,8 @@ class Chain:
 
 def main(mib: int) -> None:
     chain = Chain(["sender", "relay", "sink"])
-    sender, sink = chain.nodes[0], chain.nodes[-1]
-    while sender.route_to(sink.node_id) is None:  # announcements
-        chain.now += 0.05
-        for node in chain.nodes:
-            deadline = node.get_timer()
-            if deadline is not None and deadline <= chain.now:
-                node.handle_timer(chain.now)
-        chain.pump()
-        if chain.now > 120:
-            raise SystemExit("no route to the sink")
-    payload = os.urandom(64 * 1024)
-    stream = sender.open_stream(sink.node_id, chain.now)
-    chain.pump()
+    sender = chain.nodes[0]
+    stream, payload = chain.open_stream()
 
     def stream_bytes(total: int) -> None:
         sent = got = 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import cProfile
 import functools
-import os
 import pstats
 import sys
 from collections.abc import Callable
@@ -105,19 +104,7 @@ def through_reduce(thunk: Callable[[], Any]) -> Any:
 
 def setup() -> tuple[Measured, Any, bytes]:
     chain = Measured()
-    sender, sink = chain.nodes[0], chain.nodes[-1]
-    while sender.route_to(sink.node_id) is None:  # announcements
-        chain.now += 0.05
-        for node in chain.nodes:
-            deadline = node.get_timer()
-            if deadline is not None and deadline <= chain.now:
-                node.handle_timer(chain.now)
-        chain.pump()
-        if chain.now > 120:
-            raise SystemExit("no route to the sink")
-    payload = os.urandom(64 * 1024)
-    stream = sender.open_stream(sink.node_id, chain.now)
-    chain.pump()
+    stream, payload = chain.open_stream()
     chain.stream(stream, payload, WARM)
     return chain, stream, payload
 

@@ -229,13 +229,16 @@ class Mesh:
                 receiver = wire.other(sender)
                 delivered = self.filter(sender, receiver, packet) if wire.up else None
                 if delivered is not None:
-                    link = wire.link_at(receiver)
-                    self.nodes[receiver].router.receive_packet(link, delivered, self.now)
-                    self._touched.add(receiver)
+                    self.deliver(receiver, wire.link_at(receiver), delivered)
             for index in self._timers.pop_due(self.now):
                 self.nodes[index].router.handle_timer(self.now)
                 self._touched.add(index)
         raise AssertionError("mesh did not settle within max_steps")
+
+    def deliver(self, receiver: int, link: LinkId, packet: bytes) -> None:
+        """Hand ``packet``, arrived on ``link``, to ``receiver``'s router."""
+        self.nodes[receiver].router.receive_packet(link, packet, self.now)
+        self._touched.add(receiver)
 
     def run_for(self, duration: float) -> None:
         self.run_until(self.now + duration)

@@ -26,26 +26,6 @@ class FastMesh(Mesh):
         super().__init__()
         self.fast = self.general = 0
 
-    def run_until(self, until: float, *, max_steps: int = 1_000_000) -> None:
-        self._touched.update(range(len(self.nodes)))
-        for _ in range(max_steps):
-            self._pump()
-            upcoming = self._timers.earliest()
-            if self._heap and (upcoming is None or self._heap[0][0] < upcoming):
-                upcoming = self._heap[0][0]
-            if upcoming is None or upcoming > until:
-                self.now = max(self.now, until)
-                return
-            self.now = max(self.now, upcoming)
-            while self._heap and self._heap[0][0] <= self.now:
-                _, _, sender, packet, wire = heapq.heappop(self._heap)
-                receiver = wire.other(sender)
-                self.deliver(receiver, wire.link_at(receiver), packet)
-            for index in self._timers.pop_due(self.now):
-                self.nodes[index].router.handle_timer(self.now)
-                self._touched.add(index)
-        raise AssertionError("mesh did not settle within max_steps")
-
     def deliver(self, receiver: int, link: LinkId, packet: bytes) -> None:
         router = self.nodes[receiver].router
         hop = router.forward_now(link, packet, self.now)

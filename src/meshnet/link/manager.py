@@ -61,15 +61,8 @@ def _source_of(endpoint: str) -> str:
 
 class LinkManager(LinkTables):
     """Links to every neighbour of one node, over any number of transports (the state,
-    bookkeeping and handshakes are ``LinkTables``'s, ``link/linktables.py``).
-
-    Args:
-        identity: the node's identity.
-        config: link timers and limits.
-        entropy: randomness for ephemeral keys and indices.
-        verifier: the (shared, caching) signature verifier.
-        extension: opaque bytes carried in our handshake payloads.
-    """
+    bookkeeping and handshakes are ``LinkTables``'s, ``link/linktables.py``, and so are
+    the constructor's arguments)."""
 
     # -- the driver's verbs ----------------------------------------------------------
 

@@ -38,7 +38,6 @@ that TCP connection (a shared UDP socket stays up) and keeps the timer running.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import socket
 from collections import Counter
@@ -67,7 +66,6 @@ from meshnet.runtime.udp import UdpSocket, open_udp, pick_socket, resolve_udp
 
 __all__ = ["NodeDriver"]
 
-log = logging.getLogger(__name__)
 
 _FRAME_SLACK = 4096  # link headers, the AEAD tag and handshake framing around a payload
 

@@ -122,7 +122,7 @@ class Subscription:
             finally:
                 self._waiter = None
         event = queue.popleft()  # get_nowait, inline: the reader's path per event
-        if self.overflow is Overflow.PAUSE and len(queue) == self.limit // 2:
+        if self.overflow is _PAUSE and len(queue) == self.limit // 2:
             self._hub.drained()
         return event
 
