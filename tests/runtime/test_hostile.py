@@ -261,8 +261,11 @@ def test_connection_flood_is_rate_limited_per_source() -> None:
 
 
 def test_silent_connections_are_capped_per_source_and_reaped() -> None:
+    # The first-frame timeout is long beside opening eight loopback connections, even on
+    # a loaded machine: were the first three reaped before the last were opened, they
+    # would free their places and fewer would be refused.
     runtime = RuntimeConfig(
-        tcp_max_per_source=3, first_frame_timeout=0.3, housekeeping_interval=0.05
+        tcp_max_per_source=3, first_frame_timeout=1.5, housekeeping_interval=0.05
     )
 
     async def main() -> None:
