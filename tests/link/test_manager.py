@@ -644,3 +644,38 @@ def test_deadline_held_is_never_later_than_the_links_and_early_timers_do_nothing
     after = (conn.state, conn.counters.frames_sent, len(pair.a.events), conn.get_timer())
     assert after == before
     assert len(payloads(pair.b)) == 120
+
+
+@pytest.mark.parametrize("datagram", [True, False])
+def test_receive_payload_hands_back_a_data_frame_and_queues_anything_more(datagram: bool) -> None:
+    """``receive_payload`` (the driver's fast path) opens and counts a frame exactly as
+    ``receive_datagram`` does; a DATA frame that caused nothing else comes back as
+    (link, peer, payload) with no event queued, and one that did not (the manager had
+    an event queued already) is queued as a ``LinkPayloadReceived`` after it."""
+    pair = LinkPair(datagram=datagram)
+    la = pair.a.manager.link_to(pair.b.node_id)
+    lb = pair.b.manager.link_to(pair.a.node_id)
+    assert la is not None and lb is not None
+    receiver = pair.b.manager
+    for p in (b"one", b"two", b"three"):
+        pair.a.manager.send(la, p, pair.now)
+    frames = pair.a.manager.datagrams_to_send(pair.now)
+    assert len(frames) == 3
+    before = receiver.status(pair.now).links[0].frames_received
+    got = receiver.receive_payload(frames[0][0], frames[0][1], pair.now)
+    assert got is not None
+    link, peer, payload = got
+    assert (link, peer, bytes(payload)) == (lb, pair.a.node_id, b"one")
+    assert receiver.next_event() is None
+    assert receiver.status(pair.now).links[0].frames_received == before + 1
+    receiver.receive_datagram(frames[1][0], frames[1][1], pair.now)  # queued: not quiet now
+    assert receiver.receive_payload(frames[2][0], frames[2][1], pair.now) is None
+    queued = [receiver.next_event(), receiver.next_event(), receiver.next_event()]
+    assert all(isinstance(e, LinkPayloadReceived) for e in queued[:2]), queued
+    assert [bytes(e.payload) for e in queued[:2]] == [b"two", b"three"]  # type: ignore[union-attr]
+    assert queued[2] is None
+    assert receiver.status(pair.now).links[0].frames_received == before + 3
+    replayed = receiver.receive_payload(frames[2][0], frames[2][1], pair.now)
+    assert replayed is None  # a replay: dropped (datagram) or the link closes (stream)
+    closed = receiver.next_event()
+    assert closed is None if datagram else isinstance(closed, LinkClosed)

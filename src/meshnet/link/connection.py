@@ -305,11 +305,34 @@ class LinkConnection(Rekeying):
     # -- bytes from below ------------------------------------------------------------
 
     def receive_transport(self, index: int, frame: bytes | memoryview, now: float) -> bool:
-        """Open one TRANSPORT frame addressed to our ``index``.
+        """Open one TRANSPORT frame addressed to our ``index``, everything it causes
+        queued (a DATA payload as a ``LinkPayloadReceived``).
 
         Returns:
             True when the frame authenticated (the caller may then move the link to
             the transport it came from: roaming).
+        """
+        opened = self.receive_data(index, frame, now)
+        if opened is True or opened is False:
+            return opened
+        self.queue_payload(opened)
+        return True
+
+    def queue_payload(self, payload: memoryview) -> None:
+        """Queue a payload ``receive_data`` handed back as a ``LinkPayloadReceived``."""
+        self._events.append(payload_received(self.link, self.peer, payload))
+
+    def receive_data(self, index: int, frame: bytes | memoryview, now: float) -> memoryview | bool:
+        """``receive_transport``, a DATA frame's payload handed back instead of queued.
+
+        Every check, the counters, replay and rekey rules are the same; only the
+        payload is not wrapped in an event: the caller hands it on at once or queues it
+        (``queue_payload``). It is a view of the opened frame (of the reused opening
+        buffer when its first byte is ``lent``: valid until the next frame).
+
+        Returns:
+            A DATA frame's payload; else True when the frame authenticated (whatever
+            it caused is queued), False when it was dropped.
         """
         if self.state is LinkState.CLOSED:
             self._drop("closed")
@@ -363,11 +386,9 @@ class LinkConnection(Rekeying):
         if rekey is not None and epoch is rekey.pending:
             self._switch_to(epoch, now)
         if lent is not None:  # the caller consumes it at once (LinkManager.lend_payloads)
-            self._events.append(payload_received(self.link, self.peer, lent))
-            return True
+            return lent
         if plaintext and plaintext[0] == _DATA_CODE:  # the hot path: no Data object
-            self._events.append(payload_received(self.link, self.peer, memoryview(plaintext)[1:]))
-            return True
+            return memoryview(plaintext)[1:]
         try:
             inner = decode_inner(plaintext)
         except RemoteError:

@@ -35,10 +35,7 @@ from meshnet.crypto.identity import NodeId
 from meshnet.errors import DecodeError, LocalError, RemoteError, StateError
 from meshnet.ids import LinkId, TransportId
 from meshnet.link.connection import LinkConnection
-from meshnet.link.events import (
-    LinkEvent,
-    LinkPayloadReceived,
-)
+from meshnet.link.events import LinkEvent
 from meshnet.link.fragment import Reassembler, split_frame
 from meshnet.link.linktables import CloseTransport, LinkTables, TransportState
 from meshnet.link.messages import TRANSPORT_HEADER, CloseReason, FrameType
@@ -155,15 +152,16 @@ class LinkManager(LinkTables):
 
     def receive_payload(
         self, transport: TransportId, data: bytes | memoryview, now: float
-    ) -> LinkPayloadReceived | None:
+    ) -> tuple[LinkId, NodeId, memoryview] | None:
         """``receive_datagram`` for the hot case: a DATA frame on an established link.
 
-        When the manager had nothing queued and the frame gave exactly one
-        ``LinkPayloadReceived`` and nothing else (no other event, no frame or command to
-        send, no deadline or index moved), that event is returned instead of queued:
-        the caller hands it on at once (its payload may be lent, ``lend_payloads``).
-        Otherwise None, and everything the frame caused is queued as by
-        ``receive_datagram``. The link opens and counts the frame the same way either way.
+        When the manager had nothing queued and the frame was a DATA frame that caused
+        nothing else (no event, no frame or command to send, no deadline or index
+        moved), its link, neighbour and payload are returned, no event made: the caller
+        hands the payload on at once (it may be lent, ``lend_payloads``). Otherwise
+        None, and everything the frame caused is queued as by ``receive_datagram`` (a
+        payload as a ``LinkPayloadReceived``). The link opens and counts the frame the
+        same way either way (``LinkConnection.receive_data``).
         """
         t = self._transports.get(transport)
         index = int.from_bytes(data[1:5], "big")
@@ -179,21 +177,19 @@ class LinkManager(LinkTables):
             return None
         conn = self._links[link]
         try:
-            self._open_transport(t, conn, index, data, now)
+            opened = self._open_transport(t, conn, index, data, now)
         except RemoteError as exc:
             self._remote_failure(t, exc, now)
             return None
-        if not self._synced(conn):
+        if type(opened) is not memoryview:
+            if not self._synced(conn):
+                self._sync(conn)
+            return None
+        if not self._synced(conn) or not self._quiet():  # the frame caused more: queue it
+            conn.queue_payload(opened)
             self._sync(conn)
             return None
-        events = self._events
-        if len(events) != 1 or self._outbox or self._raw or self._commands or self._closing:
-            return None
-        event = events[0]
-        if type(event) is not LinkPayloadReceived:
-            return None
-        events.clear()
-        return event
+        return link, conn.peer, opened
 
     def _receive(self, t: TransportState, data: bytes, now: float) -> None:
         if not data:
@@ -230,7 +226,9 @@ class LinkManager(LinkTables):
             self._drop("unknown_index")
             return
         conn = self._links[link]
-        self._open_transport(t, conn, index, data, now)
+        opened = self._open_transport(t, conn, index, data, now)
+        if type(opened) is memoryview:
+            conn.queue_payload(opened)
         self._sync(conn)
 
     def _open_transport(
@@ -240,16 +238,18 @@ class LinkManager(LinkTables):
         index: int,
         data: bytes | memoryview,
         now: float,
-    ) -> None:
-        """Open a TRANSPORT frame on its link; an authenticated frame from a datagram
-        peer's new address moves the link there (roaming).
+    ) -> memoryview | bool:
+        """Open a TRANSPORT frame on its link (``LinkConnection.receive_data``: a DATA
+        payload is handed back, for the caller to queue or hand on); an authenticated
+        frame from a datagram peer's new address moves the link there (roaming).
 
         Raises:
             RemoteError: the frame does not open or is not accepted (the caller's handling).
         """
-        opened = conn.receive_transport(index, data, now)
-        if opened and t.datagram and self._link_transport.get(conn.link) != t.id:
+        opened = conn.receive_data(index, data, now)
+        if opened is not False and t.datagram and self._link_transport.get(conn.link) != t.id:
             self._move(conn, t)  # roaming: the peer now speaks from here
+        return opened
 
     def _move(self, conn: LinkConnection, t: TransportState) -> None:
         old = self._transports.get(self._link_transport.get(conn.link, t.id))

@@ -179,16 +179,16 @@ class DriverVerbs(NodeCore):
         if not self._settled or self._flush_at is not None or self._events:
             self.receive_datagram(transport, data, now)
             return None
-        event = self.links.receive_payload(transport, data, now)
-        if event is None:
+        got = self.links.receive_payload(transport, data, now)
+        if got is None:
             self._pump_link_input(now)
             return None
+        link, peer, payload = got
         self._now = max(self._now, now)
-        payload = event.payload
-        if payload and payload[0] == NEIGHBOUR_CODE:
-            return neighbour_data_received(event.peer, event.link, bytes(payload[1:]))
+        if payload and payload[0] == NEIGHBOUR_CODE:  # the only event made for the frame
+            return neighbour_data_received(peer, link, bytes(payload[1:]))
         if payload and payload[0] == _ROUTED_DATA:  # a relay's hot path
-            hop = self.router.forward_now(event.link, payload, now)
+            hop = self.router.forward_now(link, payload, now)
             if hop is not None:
                 try:
                     sent = self.links.send_now(hop[0], hop[1], now)
@@ -198,7 +198,7 @@ class DriverVerbs(NodeCore):
                 if sent is not None:
                     return sent
         else:
-            self._on_payload(event.link, payload, now)  # the router's: the general path
+            self._on_payload(link, payload, now)  # the router's: the general path
         self._pump(now)
         return None
 
