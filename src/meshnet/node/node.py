@@ -40,6 +40,7 @@ from meshnet.services.messaging import (
     OutgoingMessage,
 )
 from meshnet.session.manager import SessionManager
+from meshnet.wire.codes import RoutingPacket
 
 __all__ = ["Node"]
 
@@ -80,7 +81,11 @@ class Node(DriverVerbs):
             verifier=verifier,
             extension=self.config.handshake_extension,
         )
-        self.links.lend_payloads((NEIGHBOUR_CODE,))  # copied at once (_pump_links)
+        # Large payloads come up as views of the link's reused opening buffer: neighbour
+        # data is copied at once (_pump_links); a routed DATA packet is copied by
+        # routing.packets.advance at a relay or opened into the sessions' buffer at its
+        # destination, within the pump of the frame that brought it (Router.receive_packet).
+        self.links.lend_payloads((NEIGHBOUR_CODE, int(RoutingPacket.DATA)))
         self.router = Router(
             identity=identity,
             config=self.config.routing,
