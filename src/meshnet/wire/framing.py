@@ -132,8 +132,11 @@ class FrameReader:
         if self._have:  # still incomplete: every byte of the read went into it
             return frames
         swap = bool(frames)  # the first frame is a view of the frame buffer
+        limit = self._max_frame
         while end - pos >= FRAME_HEADER_SIZE:
-            size = self._size(view[pos : pos + FRAME_HEADER_SIZE])
+            size = FRAME_HEADER_SIZE + int.from_bytes(view[pos : pos + FRAME_HEADER_SIZE], "big")
+            if size - FRAME_HEADER_SIZE > limit:  # refused by ``_size``, which says why
+                self._size(view[pos : pos + FRAME_HEADER_SIZE])
             if end - pos < size:
                 self._hold(view[pos:], size, swap=swap)
                 return frames
