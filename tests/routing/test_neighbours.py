@@ -73,3 +73,26 @@ def test_output_order_control_then_announcements_then_data() -> None:
     assert not n.push_control(b"c3")  # bounded
     assert n.has_output()
     assert [n.next_packet(db, 0.0) for _ in range(4)] == [b"c1", b"c2", b"data", None]
+
+
+def test_links_with_output_come_ascending_and_drained_ones_are_forgotten() -> None:
+    db = LinkStateDatabase(accept_rate=1, accept_burst=1, max_origins=10)
+    table = Neighbours()
+    links = {link: neighbour(link, peer) for link, peer in ((7, P), (2, Q), (5, TWIN))}
+    for n in links.values():
+        table.add(n)
+    assert table.with_output() == []  # nothing marked
+    for link in (7, 5, 2):  # marked in another order than their ids
+        assert links[link].push_control(b"c%d" % link)
+        table.mark(links[link])
+    links[5].paused = True
+    assert [n.link for n in table.with_output()] == [2, 7]  # 5 is paused, still pending
+    assert links[2].next_packet(db, 0.0) == b"c2"
+    assert links[2].next_packet(db, 0.0) is None
+    links[5].paused = False
+    assert [n.link for n in table.with_output()] == [5, 7]  # 2 ran dry: unmarked
+    for link in (5, 7):
+        assert links[link].next_packet(db, 0.0) == b"c%d" % link
+    assert table.with_output() == [] and not table.has_output()
+    links[2].push_control(b"again")  # queued but never marked: not looked at
+    assert table.with_output() == []

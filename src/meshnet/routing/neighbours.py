@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 
 from meshnet.crypto.identity import NodeId
 from meshnet.ids import LinkId
@@ -31,6 +32,8 @@ from meshnet.routing.ratelimit import TokenBucket
 from meshnet.wire.headroom import Outgoing
 
 __all__ = ["Neighbour", "Neighbours"]
+
+_by_link = attrgetter("link")
 
 
 @dataclass(slots=True, eq=False)
@@ -78,7 +81,8 @@ class Neighbour:
             entry = lsdb.get(origin)
             if entry is not None and entry.age_at(now) < entry.announcement.lifetime:
                 return entry.announcement.encode(entry.age_at(now))
-        return self.queue.pop()
+        queue = self.queue
+        return queue.pop() if len(queue) else None
 
 
 class Neighbours:
@@ -161,15 +165,19 @@ class Neighbours:
         Only links marked since they last ran dry are looked at, so a relay with many
         quiet links pays for its busy ones only.
         """
+        pending = self._pending
+        if not pending:
+            return []  # the usual case after an input that queued nothing
         busy = []
-        pending, links = self._pending, self._links
+        links = self._links
         for link in list(pending):
             neighbour = links.get(link)
             if neighbour is None or not neighbour.has_output():
                 del pending[link]
             elif not neighbour.paused:  # a paused link stays pending until it resumes
                 busy.append(neighbour)
-        busy.sort(key=lambda n: n.link)
+        if len(busy) > 1:
+            busy.sort(key=_by_link)
         return busy
 
     def has_output(self) -> bool:
