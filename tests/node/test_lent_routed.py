@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from tests.helpers.memory import MemoryNode
-from tests.node.test_relay_fastpath import RelayNetwork, received
+from tests.node.test_relay_fastpath import RelayNetwork, relay_line, stream_through
 
 from meshnet.link.events import LinkPayloadReceived
 from meshnet.node.pumps import NEIGHBOUR_CODE
@@ -66,27 +66,12 @@ def count_lent(member: MemoryNode, lent: list[int]) -> None:
 
 
 def test_routed_payloads_are_lent_and_a_scribbled_buffer_corrupts_nothing() -> None:
-    net = ScribblingNetwork(datagram=False)
-    a, r, b = (net.add(name, seed=7) for name in ("a", "r", "b"))
-    a.node.connect(r.endpoint, net.now)
-    r.node.connect(b.endpoint, net.now)
-    net.start()
-    net.run_until(
-        lambda: a.node.route_to(b.node_id) is not None and b.node.route_to(a.node_id) is not None
-    )
+    net, a, r, b = relay_line(datagram=False, network=ScribblingNetwork)
     at_relay, at_sink = [0, 0], [0, 0]
     count_lent(r, at_relay)
     count_lent(b, at_sink)
     data = os.urandom(1 << 20)
-    stream = a.node.open_stream(b.node_id, net.now)
-    sent = 0
-    while sent < len(data):
-        sent += a.node.stream_send(stream, data[sent : sent + 65536], net.now)
-        a.pump()
-        net.advance(0.002)
-    a.node.stream_close(stream, net.now)
-    a.pump()
-    net.run_until(lambda: received(b) == data, within=30.0)
+    stream_through(net, a, b, data, piece=65536, pause=0.002)
     # large routed packets came up lent, at the relay and at the destination
     assert at_relay[1] >= 8 and at_relay[0] == at_relay[1]
     assert at_sink[1] >= 8 and at_sink[0] == at_sink[1]

@@ -47,9 +47,12 @@ class RelayNetwork(MemoryNetwork):
 
 
 def relay_line(
-    *, datagram: bool, config: NodeConfig | None = None
+    *,
+    datagram: bool,
+    config: NodeConfig | None = None,
+    network: type[RelayNetwork] = RelayNetwork,
 ) -> tuple[RelayNetwork, MemoryNode, MemoryNode, MemoryNode]:
-    net = RelayNetwork(datagram=datagram)
+    net = network(datagram=datagram)
     a, r, b = (net.add(name, seed=7, config=config) for name in ("a", "r", "b"))
     a.node.connect(r.endpoint, net.now)
     r.node.connect(b.endpoint, net.now)
@@ -58,6 +61,22 @@ def relay_line(
         lambda: a.node.route_to(b.node_id) is not None and b.node.route_to(a.node_id) is not None
     )
     return net, a, r, b
+
+
+def stream_through(
+    net: RelayNetwork, a: MemoryNode, b: MemoryNode, data: bytes, *, piece: int, pause: float
+) -> None:
+    """Send ``data`` from ``a`` to ``b`` on a new stream, ``piece`` bytes every ``pause``
+    virtual seconds, close it, and run until ``b`` received all of it."""
+    stream = a.node.open_stream(b.node_id, net.now)
+    sent = 0
+    while sent < len(data):
+        sent += a.node.stream_send(stream, data[sent : sent + piece], net.now)
+        a.pump()
+        net.advance(pause)
+    a.node.stream_close(stream, net.now)
+    a.pump()
+    net.run_until(lambda: received(b) == data, within=30.0)
 
 
 def received(member: MemoryNode) -> bytes:
@@ -71,15 +90,7 @@ def test_a_relay_passes_stream_data_on_at_once_and_it_arrives_in_order(datagram:
     net, a, r, b = relay_line(datagram=datagram)
     net.relayed = net.general = 0
     data = bytes(range(256)) * 1024  # 256 KiB
-    stream = a.node.open_stream(b.node_id, net.now)
-    sent = 0
-    while sent < len(data):
-        sent += a.node.stream_send(stream, data[sent : sent + 16384], net.now)
-        a.pump()
-        net.advance(0.01)
-    a.node.stream_close(stream, net.now)
-    a.pump()
-    net.run_until(lambda: received(b) == data, within=30.0)
+    stream_through(net, a, b, data, piece=16384, pause=0.01)
     assert net.relayed > 20  # the relay's frames, both ways, mostly took the fast path
     counters = r.node.status(net.now).routing.counters
     assert counters.forwarded >= net.relayed
